@@ -1,0 +1,15 @@
+# Runtime defaults: mmpretrain's, switched to the mmmedfm scope (our registries, with mmpretrain's as parents).
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+
+default_scope = 'mmmedfm'
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    # Few-shot runs are short: keep the last checkpoint only.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+)
+
+env_cfg = dict(dist_cfg=dict(backend='nccl'))
+
+# Few-shot results are compared across seeds: always seed.
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,10 @@
+# PLIP (vinid/plip): CLIP ViT-B/32 @224 trained on pathology image-text pairs, 512-d joint space.
+# Image tower -> pooled -> projection -> L2 norm; classifier = cosine against class-prompt embeddings from
+# PLIP's own text tower (frozen, computed once). Set num_classes/prompts in the experiment config.
+model = dict(
+    type='VLMClassifier',
+    foundation_model='vinid/plip',
+    data_preprocessor=dict(type='VLMDataPreprocessor'),
+    backbone=dict(type='HFCLIPVision', out_type='embedding', normalize=True),
+    head=dict(type='TextEmbeddingHead', text_encoder=dict(type='HFCLIPText')),
+)

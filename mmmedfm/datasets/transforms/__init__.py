@@ -1,0 +1,3 @@
+from .rotation import RandomRot90
+
+__all__ = ['RandomRot90']

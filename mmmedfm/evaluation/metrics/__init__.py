@@ -1,0 +1,3 @@
+from .balanced_accuracy import BalancedAccuracy
+
+__all__ = ['BalancedAccuracy']

@@ -1,0 +1,6 @@
+from .backbones import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .peft import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

@@ -1,0 +1,3 @@
+from .vlm_classifier import VLMClassifier
+
+__all__ = ['VLMClassifier']

@@ -1,0 +1,3 @@
+from .text_embedding_head import TextEmbeddingHead
+
+__all__ = ['TextEmbeddingHead']

@@ -1,0 +1,93 @@
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.models.heads import ClsHead
+from torch import nn
+
+from mmmedfm.registry import DATASETS, MODELS
+from ..utils.zero_shot import build_class_prompts, build_zero_shot_weights
+
+
+def resolve_prompts(prompts: dict) -> Tuple[List[str], List[List[str]]]:
+    """Turn a head's ``prompts`` config into ``(class_names, per-class prompt lists)``.
+
+    ``prompts`` keys: ``classes`` (list) or ``dataset`` (a registered dataset type whose ``METAINFO`` has
+    ``classes`` and optionally ``descriptions``/``templates``); ``templates`` (list with ``[CLS]``);
+    ``descriptions`` (``{class: [text, ...]}``). Explicit keys override the dataset's.
+    """
+    prompts = dict(prompts)
+    unknown = set(prompts) - {'classes', 'dataset', 'templates', 'descriptions'}
+    if unknown:
+        raise KeyError(f'Unknown keys {sorted(unknown)} in `model.head.prompts`; expected classes, dataset, '
+                       'templates, descriptions.')
+    meta = {}
+    if 'dataset' in prompts:
+        meta = dict(DATASETS.get(prompts['dataset']).METAINFO)
+    classes = prompts.get('classes') or meta.get('classes')
+    if not classes:
+        raise KeyError('`model.head.prompts` needs `classes` or a `dataset` whose METAINFO lists classes.')
+    descriptions = prompts.get('descriptions', meta.get('descriptions'))
+    templates = prompts.get('templates', meta.get('templates'))
+    return list(classes), build_class_prompts(classes, templates, descriptions)
+
+
+@MODELS.register_module()
+class TextEmbeddingHead(ClsHead):
+    """Cosine classifier against class embeddings from a text encoder (CITE's head; zero-shot when untrained).
+
+    Class embeddings are the prompt-ensemble mean of L2-normalised text embeddings (re-normalised), computed
+    once at build time with the encoder in ``torch.no_grad``; the encoder is then released, so no step ever
+    re-encodes text. ``logits = scale * normalize(x) @ normalize(W)^T``.
+
+    Args:
+        num_classes (int): Number of classes; must match the prompts.
+        text_encoder (dict): Config of a text encoder with ``encode(list[str]) -> (N, D)`` and, optionally,
+            ``logit_scale`` (e.g. ``dict(type='HFCLIPText', pretrained=...)``).
+        prompts (dict): See :func:`resolve_prompts`.
+        logit_scale (float, optional): Fixed scale; ``None`` takes the encoder's (CLIP: ``logit_scale.exp()``),
+            or 100 if it has none.
+        learnable_scale (bool): Learn ``log(scale)``. Defaults to False (frozen, as in the seeds).
+        trainable_embeddings (bool): Train the class embeddings (ZS-initialised linear probe). Defaults to
+            False (CITE: frozen text embeddings).
+        loss (dict): Loss config. Defaults to cross-entropy.
+
+    Shapes:
+        input: tuple whose last item is ``(N, D)``; output: ``(N, num_classes)`` logits.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 text_encoder: dict,
+                 prompts: dict,
+                 logit_scale: Optional[float] = None,
+                 learnable_scale: bool = False,
+                 trainable_embeddings: bool = False,
+                 loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 init_cfg: Optional[dict] = None,
+                 **kwargs):
+        super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
+        self.class_names, class_prompts = resolve_prompts(prompts)
+        if len(self.class_names) != num_classes:
+            raise ValueError(f'`model.head.num_classes`={num_classes} but the prompts define '
+                             f'{len(self.class_names)} classes {self.class_names}.')
+        self.num_classes = num_classes
+        encoder = MODELS.build(text_encoder)
+        weights = build_zero_shot_weights(encoder.encode, class_prompts)
+        if logit_scale is None:
+            logit_scale = getattr(encoder, 'logit_scale', 100.)
+        del encoder
+        if trainable_embeddings:
+            self.class_embeddings = nn.Parameter(weights)
+        else:
+            self.register_buffer('class_embeddings', weights)
+        log_scale = torch.tensor(float(logit_scale)).log()
+        if learnable_scale:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer('log_logit_scale', log_scale)
+
+    def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        x = F.normalize(self.pre_logits(feats), dim=-1)
+        w = F.normalize(self.class_embeddings, dim=-1)
+        return x @ w.t().to(x.dtype) * self.log_logit_scale.exp()

@@ -1,0 +1,52 @@
+from typing import Optional, Sequence, Tuple
+
+from mmpretrain.models.utils import ClsDataPreprocessor
+
+from mmmedfm.registry import MODELS
+from .hub import read_json_config
+
+
+def image_norm_from_model(pretrained: str) -> Tuple[Sequence[float], Sequence[float]]:
+    """Mean/std in 0-255 units, read from the model's own preprocessing config.
+
+    Looks at ``preprocessor_config.json`` / ``processor_config.json`` (HF image processors) and then ``open_clip_config.json``
+    (``preprocess_cfg``), so swapping the backbone swaps the normalisation.
+
+    Raises:
+        KeyError: The model ships neither file; give ``mean``/``std`` in the config instead.
+    """
+    hf = read_json_config(pretrained, 'preprocessor_config.json') or \
+        (read_json_config(pretrained, 'processor_config.json') or {}).get('image_processor')
+    if hf and 'image_mean' in hf:
+        mean, std = hf['image_mean'], hf['image_std']
+    else:
+        oc = read_json_config(pretrained, 'open_clip_config.json') or {}
+        pre = oc.get('preprocess_cfg', {})
+        if 'mean' not in pre:
+            raise KeyError(f'Model {pretrained!r} has no preprocessor_config.json or open_clip_config.json '
+                           'with image mean/std; set `model.data_preprocessor.mean` and `.std` in the config.')
+        mean, std = pre['mean'], pre['std']
+    return [255. * m for m in mean], [255. * s for s in std]
+
+
+@MODELS.register_module()
+class VLMDataPreprocessor(ClsDataPreprocessor):
+    """``ClsDataPreprocessor`` whose mean/std default to the pretrained model's own preprocessing config.
+
+    Args:
+        pretrained (str, optional): Hub id or local dir of the foundation model. When ``mean``/``std`` are
+            not given they are read from it. :class:`VLMClassifier` fills this from its ``foundation_model``.
+        mean, std (Sequence[float], optional): Explicit constants (0-255 units); override the model's.
+        to_rgb (bool): Images are loaded as BGR by ``LoadImageFromFile``; VLMs expect RGB. Defaults to True.
+        **kwargs: Other ``ClsDataPreprocessor`` arguments.
+    """
+
+    def __init__(self,
+                 pretrained: Optional[str] = None,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 to_rgb: bool = True,
+                 **kwargs):
+        if mean is None and pretrained is not None:
+            mean, std = image_norm_from_model(pretrained)
+        super().__init__(mean=mean, std=std, to_rgb=to_rgb, **kwargs)

@@ -1,0 +1,76 @@
+"""Shared pieces of ``tools/train.py`` and ``tools/test.py`` (MMPretrain's flags and conventions)."""
+import argparse
+import os
+import os.path as osp
+from copy import deepcopy
+
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='the dir to save logs, checkpoints and metrics')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.foundation_model=/path/to/plip '
+                        'train_dataloader.dataset.num_shots=4; lists as key="[a,b]"')
+    parser.add_argument('--no-pin-memory', action='store_true', help='disable pin_memory in dataloaders')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    # torchrun passes --local-rank (torch >= 2.0) or sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def check_cfg_options(cfg: Config, options: dict) -> None:
+    """Refuse ``--cfg-options`` keys whose parent does not exist in the config (a typo would otherwise be
+    silently added as a new, unused key)."""
+    for key in options:
+        parts = key.split('.')
+        node = cfg.to_dict()
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise KeyError(f'--cfg-options {key}: the config has no key {".".join(parts[:i + 1])!r}.')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read the config, apply ``--cfg-options`` and the work dir / launcher flags."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not torch.cuda.is_available():
+        # NCCL needs GPUs; gloo runs the same DDP code on CPU.
+        cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+    return cfg
+
+
+def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True, persistent_workers: bool = True):
+    """MMPretrain's dataloader defaults: pinned memory, persistent workers (when there are workers)."""
+    for field in fields:
+        if cfg.get(field) is None:
+            continue
+        loader = ConfigDict(pin_memory=pin_memory and torch.cuda.is_available(),
+                            collate_fn=dict(type='default_collate'))
+        loader.update(deepcopy(cfg[field]))
+        if not pin_memory:
+            loader.pin_memory = False
+        loader.persistent_workers = bool(persistent_workers and loader.get('persistent_workers', True)
+                                         and loader.get('num_workers', 0) > 0)
+        cfg[field] = loader
+
+
+def amp_dtype() -> str:
+    """bf16 where the device supports it (no loss scaling needed), else fp16."""
+    return 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'

@@ -1,0 +1,43 @@
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _registered():
+    from mmmedfm.utils import register_all_modules
+    register_all_modules()
+
+
+@pytest.fixture(scope='session')
+def tiny_clip_dir(tmp_path_factory):
+    """A tiny random-initialised CLIPModel saved in PLIP's on-disk format."""
+    from mmmedfm.utils.demo_assets import make_tiny_clip
+    return make_tiny_clip(str(tmp_path_factory.mktemp('tiny-plip')), image_size=64, patch_size=16, hidden=32,
+                          proj_dim=16)
+
+
+@pytest.fixture(scope='session')
+def sicapv2_root(tmp_path_factory):
+    """A small synthetic SICAPv2 in the real layout (incl. malformed rows)."""
+    from mmmedfm.utils.demo_assets import make_sicapv2
+    return make_sicapv2(str(tmp_path_factory.mktemp('SICAPv2')), train_per_class=12, test_per_class=6,
+                        wsis_per_class=3, size=64)
+
+
+@pytest.fixture
+def demo_cfg_options(tiny_clip_dir, sicapv2_root):
+    """--cfg-options that point the demo config at the test fixtures and keep runs short."""
+    opts = {'model.foundation_model': tiny_clip_dir, 'train_dataloader.dataset.num_shots': 4,
+            'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0,
+            'val_dataloader.num_workers': 0, 'test_dataloader.num_workers': 0,
+            'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2}
+    for split in ('train', 'val', 'test'):
+        opts[f'{split}_dataloader.dataset.data_root'] = sicapv2_root
+        opts[f'{split}_dataloader.dataset.pipeline.1.scale'] = (64, 64)
+    return opts
+

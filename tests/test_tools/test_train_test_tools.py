@@ -1,0 +1,60 @@
+"""End-to-end runs of tools/train.py and tools/test.py on the tiny PLIP checkpoint and synthetic SICAPv2."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+
+from mmmedfm.utils.compat import safe_torch_load
+from tests.helpers import cli_options, load_tool
+
+DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+
+
+def _no_random_aug(opts):
+    """The train pipeline without random augmentation (numpy RNG state is not part of a checkpoint)."""
+    return dict(opts, **{'train_dataloader.dataset.pipeline.2.prob': [0., 0.],
+                         'train_dataloader.dataset.pipeline.3.prob': 0.})
+
+
+def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
+    train = load_tool('tools/train.py')
+    runner = train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(demo_cfg_options)])
+    ckpts = glob.glob(str(tmp_path / 'epoch_*.pth'))
+    assert [osp.basename(c) for c in ckpts] == ['epoch_2.pth']
+    # LoRA is the only trainable part of the backbone; the text embeddings are a frozen buffer.
+    trainable = {n for n, p in runner.model.named_parameters() if p.requires_grad}
+    assert trainable and all('lora_' in n for n in trainable)
+    test = load_tool('tools/test.py')
+    metrics = test.main([DEMO, ckpts[0], '--work-dir', str(tmp_path / 'test'),
+                         '--cfg-options', *cli_options(demo_cfg_options)])
+    assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
+
+
+def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
+    train = load_tool('tools/train.py')
+    opts = _no_random_aug(demo_cfg_options)
+    train.main([DEMO, '--work-dir', str(tmp_path / 'full'), '--cfg-options', *cli_options(opts)])
+    half = dict(opts, **{'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1})
+    train.main([DEMO, '--work-dir', str(tmp_path / 'cut'), '--cfg-options', *cli_options(half)])
+    train.main([DEMO, '--work-dir', str(tmp_path / 'cut'), '--resume', '--cfg-options', *cli_options(opts)])
+    full = safe_torch_load(tmp_path / 'full' / 'epoch_2.pth')
+    resumed = safe_torch_load(tmp_path / 'cut' / 'epoch_2.pth')
+    assert full['meta']['iter'] == resumed['meta']['iter']
+    for k, v in full['state_dict'].items():
+        torch.testing.assert_close(resumed['state_dict'][k], v, rtol=0, atol=0, msg=k)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch):
+    from mmmedfm.models.utils.hub import ModelNotAvailableError
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    train = load_tool('tools/train.py')
+    opts = dict(demo_cfg_options, **{'model.foundation_model': 'vinid/plip-not-downloaded'})
+    with pytest.raises(ModelNotAvailableError, match=r"'vinid/plip-not-downloaded'.*--cfg-options"):
+        train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
+
+
+def test_bad_cfg_option_key_is_refused(tmp_path, demo_cfg_options):
+    train = load_tool('tools/train.py')
+    with pytest.raises(KeyError, match='trian_dataloader'):
+        train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', 'trian_dataloader.batch_size=4'])

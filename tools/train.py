@@ -1,0 +1,61 @@
+"""Train a model from a config (MMPretrain's ``tools/train.py`` flags)."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
+
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmmedfm.utils import register_all_modules  # noqa: E402
+from mmmedfm.utils.cli import add_common_args, amp_dtype, load_config, set_dataloader_defaults  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint, or from the latest one in the work dir if no path')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (bf16 where supported, else fp16 with loss scaling)')
+    parser.add_argument('--no-validate', action='store_true', help='do not evaluate during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the actual total batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help='disable persistent_workers in dataloaders')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def merge_args(cfg, args):
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', amp_dtype())
+        if cfg.optim_wrapper.dtype == 'float16':
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    set_dataloader_defaults(cfg, ('train_dataloader', 'val_dataloader', 'test_dataloader'),
+                            pin_memory=not args.no_pin_memory,
+                            persistent_workers=not args.no_persistent_workers)
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_all_modules()
+    cfg = merge_args(load_config(args), args)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
