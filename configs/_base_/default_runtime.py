@@ -13,3 +13,8 @@ env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
 # Few-shot results are compared across seeds: always seed.
 randomness = dict(seed=0, deterministic=False)
+
+# Reseed python/numpy/torch (and the dataloader workers) from (seed, epoch, rank) before every epoch, so that
+# `--resume` repeats the random augmentation of an uninterrupted run (exact with num_workers=0 or
+# persistent_workers=False; see mmmedfm/engine/hooks/epoch_seed_hook.py).
+custom_hooks = [dict(type='EpochSeedHook')]
