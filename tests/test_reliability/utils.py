@@ -1,0 +1,51 @@
+"""Helpers for the reliability tests: generated configs, subprocess runs of the tools, reading results."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from tests.helpers import ROOT, cli_options
+
+DEMO = osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py')
+PLUGINS = 'tests.test_reliability.plugins'
+
+
+def write_config(path, base=DEMO, **fields) -> str:
+    """A config file that inherits ``base`` and sets top-level ``fields`` (repr'd)."""
+    lines = [f'_base_ = [{base!r}]',
+             f'custom_imports = dict(imports=[{PLUGINS!r}], allow_failed_imports=False)']
+    lines += [f'{k} = {v!r}' for k, v in fields.items()]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def env() -> dict:
+    e = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+             OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    return e
+
+
+def train_cmd(config, work_dir, opts, *extra):
+    return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), str(config), '--work-dir', str(work_dir),
+            *extra, '--cfg-options', *cli_options(opts)]
+
+
+def run(cmd, **kw):
+    """Run a command; on failure, fail with its output."""
+    p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, **kw)
+    assert p.returncode == 0, f'{cmd}\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}'
+    return p
+
+
+def last_metrics(work_dir) -> dict:
+    """The last validation record in the work dir's scalar logs (latest run)."""
+    records = []
+    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    vals = [r for r in records if any(k.startswith('cls/') for k in r)]
+    assert vals, f'no validation record under {work_dir}'
+    return vals[-1]
