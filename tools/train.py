@@ -1,5 +1,6 @@
 """Train a model from a config (MMPretrain's ``tools/train.py`` flags)."""
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -10,6 +11,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmmedfm.utils import register_all_modules  # noqa: E402
 from mmmedfm.utils.cli import add_common_args, amp_dtype, load_config, set_dataloader_defaults  # noqa: E402
+from mmmedfm.utils.work_dir import check_work_dir  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -24,6 +26,8 @@ def parse_args(argv=None):
                         help='scale the lr by the actual total batch size / auto_scale_lr.base_batch_size')
     parser.add_argument('--no-persistent-workers', action='store_true',
                         help='disable persistent_workers in dataloaders')
+    parser.add_argument('--force', action='store_true',
+                        help='write into a --work-dir that holds another experiment (see mmmedfm/utils/work_dir.py)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -52,6 +56,9 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
     cfg = merge_args(load_config(args), args)
+    # Before the Runner creates anything in the work dir: refuse one that holds another experiment.
+    check_work_dir(cfg, resume=bool(cfg.get('resume')), force=args.force,
+                   write=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
     return runner

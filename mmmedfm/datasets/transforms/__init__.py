@@ -1,3 +1,4 @@
+from .loading import ImageLoadError, LoadImageFromFile
 from .rotation import RandomRot90
 
-__all__ = ['RandomRot90']
+__all__ = ['ImageLoadError', 'LoadImageFromFile', 'RandomRot90']
