@@ -13,7 +13,13 @@ Each workaround names the breakage it handles so that it can be dropped when ups
 3. ``mmpretrain.models.multimodal`` fails to import with transformers >= 4.56 when ``pycocotools`` is
    installed (``TypeError: NoneType takes no arguments`` in its BLIP code). We refuse that environment with a
    message that names the package to remove.
+4. CPU distributed runs (gloo; ``tools/dist_train.sh`` on a machine without CUDA, used by our tests).
+   onedl-mmengine 0.10.12 calls ``torch.cuda.set_device(local_rank)`` unconditionally in
+   ``_init_dist_pytorch``/``_init_dist_slurm`` ("Found no NVIDIA driver") and wraps the model in DDP with
+   ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU modules. Without CUDA we skip ``set_device`` there
+   and pass ``device_ids=None`` for modules whose parameters are on the CPU. GPU runs are unchanged.
 """
+import functools
 import importlib.util
 import logging
 import os
@@ -58,6 +64,38 @@ def _patch_mmengine_checkpoint_loading() -> None:
     checkpoint._safe_torch_load = safe_torch_load
 
 
+def _patch_cpu_distributed() -> None:
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers import MMDistributedDataParallel
+
+    def without_cuda_set_device(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if torch.cuda.is_available():
+                return fn(*args, **kwargs)
+            set_device = torch.cuda.set_device
+            torch.cuda.set_device = lambda device: None
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                torch.cuda.set_device = set_device
+        return wrapper
+
+    for name in ('_init_dist_pytorch', '_init_dist_slurm'):
+        setattr(dist_utils, name, without_cuda_set_device(getattr(dist_utils, name)))
+
+    ddp_init = MMDistributedDataParallel.__init__
+
+    @functools.wraps(ddp_init)
+    def __init__(self, module, *args, **kwargs):
+        if all(p.device.type == 'cpu' for p in module.parameters()):
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+        ddp_init(self, module, *args, **kwargs)
+
+    MMDistributedDataParallel.__init__ = __init__
+
+
 def _check_environment() -> None:
     if importlib.util.find_spec('pycocotools') is not None:
         raise ImportError('pycocotools is installed: with transformers >= 4.56 it breaks '
@@ -83,5 +121,6 @@ def apply_stack_workarounds() -> None:
         return
     _check_environment()
     _patch_mmengine_checkpoint_loading()
+    _patch_cpu_distributed()
     logging.getLogger('mmmedfm').debug('mmmedfm stack workarounds applied')
     _APPLIED = True

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from mmmedfm.utils.compat import safe_torch_load
-from tests.helpers import load_tool
-from tests.test_reliability.utils import DEMO, env, last_metrics, run, train_cmd, write_config
-from tests.helpers import ROOT, cli_options
+from tests.helpers import ROOT, cli_options, load_tool
+from tests.test_reliability.utils import DEMO, env, last_metrics, train_cmd, write_config
 
 
 def _opts(demo_cfg_options, **extra):
@@ -29,7 +28,8 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     # Two dataloader workers, not persistent: workers are re-forked each epoch from the per-epoch seed.
     opts = _opts(demo_cfg_options, **{'train_dataloader.num_workers': 2})
     extra = ('--no-persistent-workers', )
-    run(train_cmd(DEMO, tmp_path / 'full', opts, *extra))
+    train = load_tool('tools/train.py')  # the uninterrupted and the resumed run in-process (faster)
+    train.main([DEMO, '--work-dir', str(tmp_path / 'full'), *extra, '--cfg-options', *cli_options(opts)])
 
     slow = write_config(tmp_path / 'slow.py', custom_hooks=[dict(type='EpochSeedHook'),
                                                             dict(type='SleepHook', seconds=60)])
@@ -50,7 +50,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     assert proc.returncode == -signal.SIGKILL
     assert osp.exists(cut / 'epoch_1.pth') and not osp.exists(cut / 'epoch_2.pth')
 
-    run(train_cmd(DEMO, cut, opts, *extra, '--resume'))
+    train.main([DEMO, '--work-dir', str(cut), *extra, '--resume', '--cfg-options', *cli_options(opts)])
     _assert_same_weights(tmp_path / 'full' / 'epoch_3.pth', cut / 'epoch_3.pth')
     full, resumed = last_metrics(tmp_path / 'full'), last_metrics(cut)
     assert full['cls/balanced_accuracy'] == resumed['cls/balanced_accuracy']
