@@ -3,7 +3,6 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 from tests.helpers import ROOT, cli_options
@@ -31,13 +30,6 @@ def env() -> dict:
 def train_cmd(config, work_dir, opts, *extra):
     return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), str(config), '--work-dir', str(work_dir),
             *extra, '--cfg-options', *cli_options(opts)]
-
-
-def run(cmd, **kw):
-    """Run a command; on failure, fail with its output."""
-    p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, **kw)
-    assert p.returncode == 0, f'{cmd}\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}'
-    return p
 
 
 def last_metrics(work_dir) -> dict:
