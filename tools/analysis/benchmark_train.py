@@ -187,6 +187,10 @@ def main(argv=None):
     from mmmedfm.utils import register_all_modules
     register_all_modules()
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if args.amp and device.type != 'cuda':
+        # MMEngine's AmpOptimWrapper (tools/train.py --amp) refuses CPU; keep both sides comparable in fp32.
+        print('--amp needs a GPU (MMEngine AmpOptimWrapper); running both sides in fp32.')
+        args.amp = False
     tmp = None if args.work_dir else tempfile.TemporaryDirectory()
     work_dir = args.work_dir or tmp.name
     os.makedirs(work_dir, exist_ok=True)
