@@ -84,7 +84,6 @@ class EpochSeedHook(Hook):
     def __init__(self, seed: Optional[int] = None, seed_workers: bool = True):
         self.seed = seed
         self.seed_workers = seed_workers
-        self._warned = False
 
     def before_train(self, runner) -> None:
         loader = runner.train_dataloader
@@ -93,12 +92,14 @@ class EpochSeedHook(Hook):
         if self.seed_workers:
             # DataLoader allows changing worker_init_fn after construction (used when workers are forked).
             loader.worker_init_fn = seed_worker
-        if loader.persistent_workers and not self._warned:
-            self._warned = True
-            warnings.warn('EpochSeedHook: the train dataloader uses persistent workers, which keep their '
-                          'RNG across epochs; a resumed run will not repeat the augmentation exactly. Use '
-                          'num_workers=0 or persistent_workers=False (--no-persistent-workers) for exact '
-                          'resume.')
+        if loader.persistent_workers:
+            msg = ('EpochSeedHook: the train dataloader uses persistent workers, which keep their RNG across '
+                   'epochs, so a resumed run does not repeat the augmentation exactly. Use num_workers=0 or '
+                   'persistent_workers=False (--no-persistent-workers) for exact resume.')
+            if getattr(runner, '_resume', False):  # it matters now: warn
+                warnings.warn(msg)
+            else:
+                runner.logger.info(msg)
 
     def before_train_epoch(self, runner) -> None:
         base = self.seed if self.seed is not None else runner.seed
