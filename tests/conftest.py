@@ -34,7 +34,7 @@ def patchgastric_root(tmp_path_factory):
     """A small synthetic PatchGastric in the real layout: 5 subtype strings (one excluded) x 10 WSIs, 2-5 patches
     per WSI, plus two captions rows without patches."""
     from mmmedfm.utils.demo_assets import make_patchgastric
-    return make_patchgastric(str(tmp_path_factory.mktemp("PatchGastric")), wsis_per_subtype=10, min_patches=2,
+    return make_patchgastric(str(tmp_path_factory.mktemp('PatchGastric')), wsis_per_subtype=10, min_patches=2,
                              max_patches=5, size=64)
 
 
