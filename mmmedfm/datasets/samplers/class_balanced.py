@@ -9,24 +9,25 @@ from mmmedfm.registry import DATA_SAMPLERS
 
 
 def class_balanced_indices(labels: List[int], total: int, generator: torch.Generator) -> List[int]:
-    """``total`` dataset indices with every class equally often (±1), shuffled.
+    """``total`` dataset indices in which every class occurs ``total // C`` or ``total // C + 1`` times, shuffled.
 
-    Each class contributes ``ceil(total / C)`` indices, walked through fresh permutations of its own images
-    (so a small class repeats only after all its images were used); the concatenation is shuffled and cut to
-    ``total``.
+    Each class walks fresh permutations of its own images (a small class repeats only after all its images
+    were used); which classes get the ``total % C`` extra draws is also drawn with ``generator``.
     """
     by_class = {}
     for i, label in enumerate(labels):
         by_class.setdefault(int(label), []).append(i)
-    per_class = math.ceil(total / len(by_class))
+    classes = sorted(by_class)
+    counts = [total // len(classes)] * len(classes)
+    for c in torch.randperm(len(classes), generator=generator)[:total % len(classes)].tolist():
+        counts[c] += 1
     pool = []
-    for label in sorted(by_class):
+    for label, n in zip(classes, counts):
         idx = torch.tensor(by_class[label])
-        reps = math.ceil(per_class / len(idx))
-        perm = torch.cat([idx[torch.randperm(len(idx), generator=generator)] for _ in range(reps)])
-        pool.append(perm[:per_class])
+        reps = math.ceil(n / len(idx))
+        pool.append(torch.cat([idx[torch.randperm(len(idx), generator=generator)] for _ in range(reps)])[:n])
     pool = torch.cat(pool)
-    return pool[torch.randperm(len(pool), generator=generator)][:total].tolist()
+    return pool[torch.randperm(len(pool), generator=generator)].tolist()
 
 
 @DATA_SAMPLERS.register_module()
