@@ -9,8 +9,8 @@ from mmmedfm.registry import HOOKS
 
 
 def unwrap_dataset(dataset):
-    """The ``BaseDataset`` inside MMEngine wrappers (``RepeatDataset``, ``ClassBalancedDataset``...)."""
-    while not hasattr(dataset, 'get_data_info') and hasattr(dataset, 'dataset'):
+    """The dataset inside MMEngine's ``RepeatDataset``/``ClassBalancedDataset`` wrappers (each image once)."""
+    while hasattr(dataset, 'dataset'):
         dataset = dataset.dataset
     return dataset
 
