@@ -52,7 +52,8 @@ def read_captions(ann_file: str) -> pd.DataFrame:
 
 
 def read_split_file(split_file: str) -> Dict[str, str]:
-    """``{wsi_id: split}`` from a CSV with columns ``wsi_id, split`` (``tools/dataset_converters/patchgastric_split.py``)."""
+    """``{wsi_id: split}`` from a CSV with columns ``wsi_id, split`` (written by
+    ``tools/dataset_converters/patchgastric_split.py``)."""
     if not osp.isfile(split_file):
         raise FileNotFoundError(f'PatchGastric split file not found: {split_file} (write it with '
                                 'tools/dataset_converters/patchgastric_split.py).')
