@@ -1,3 +1,4 @@
+import logging
 import os
 import os.path as osp
 from collections import Counter, defaultdict
@@ -147,7 +148,7 @@ class PatchGastricDataset(FewShotMixin, BaseDataset):
         no_patches = sorted(set(captions['wsi_id']) - set(patches))
         if no_patches:
             print_log(f'{img_dir}: {len(no_patches)} of {len(captions)} WSIs have no patch files '
-                      f'(e.g. {no_patches[:3]}); they are skipped.', logger='current', level=30)
+                      f'(e.g. {no_patches[:3]}); they are skipped.', logger='current', level=logging.WARNING)
         data_list = []
         for row in captions.itertuples(index=False):
             for name in patches.get(row.wsi_id, []):
