@@ -29,6 +29,15 @@ def sicapv2_root(tmp_path_factory):
                         wsis_per_class=3, size=64)
 
 
+@pytest.fixture(scope='session')
+def patchgastric_root(tmp_path_factory):
+    """A small synthetic PatchGastric in the real layout: 5 subtype strings (one excluded) x 10 WSIs, 2-5 patches
+    per WSI, plus two captions rows without patches."""
+    from mmmedfm.utils.demo_assets import make_patchgastric
+    return make_patchgastric(str(tmp_path_factory.mktemp('PatchGastric')), wsis_per_subtype=10, min_patches=2,
+                             max_patches=5, size=64)
+
+
 @pytest.fixture
 def demo_cfg_options(tiny_clip_dir, sicapv2_root):
     """--cfg-options that point the demo config at the test fixtures and keep runs short."""

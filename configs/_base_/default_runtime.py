@@ -13,3 +13,7 @@ env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
 # Few-shot results are compared across seeds: always seed.
 randomness = dict(seed=0, deterministic=False)
+
+# Every run writes its training images (path, label, class, wsi) to {work_dir}/few_shot_support.csv.
+# A config that sets its own `custom_hooks` list replaces this one: keep FewShotRecordHook in it.
+custom_hooks = [dict(type='FewShotRecordHook')]

@@ -1,0 +1,3 @@
+from .few_shot_record_hook import FewShotRecordHook
+
+__all__ = ['FewShotRecordHook']
