@@ -76,7 +76,7 @@ def train_epochs(params: Sequence[nn.Parameter], loss_fn: Callable[[torch.Tensor
             optim.step()
             if sched is not None:
                 sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         history.append(total / len(x))
     return history
 

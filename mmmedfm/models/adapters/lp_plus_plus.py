@@ -60,7 +60,7 @@ class LPPlusPlus(BaseAdapter):
             if (it + 1) % self.alpha_every == 0:
                 with torch.no_grad():
                     self.alpha -= lr_alpha * self.alpha.grad
-            self.history.append(float(loss))
+            self.history.append(loss.item())
 
     def forward(self, x):
         return x @ self.weight.t() + self.bias + self.alpha * (x @ self.zs_weights.t())
