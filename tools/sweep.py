@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
+from functools import lru_cache
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
@@ -85,6 +86,7 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> 
     return metrics
 
 
+@lru_cache(1)
 def env_info() -> dict:
     import mmengine
     import mmpretrain
