@@ -54,3 +54,11 @@ def tiny_open_clip_dir(tmp_path_factory):
 def tiny_bert_dir(tmp_path_factory):
     from tests.tiny_models import make_tiny_bert
     return make_tiny_bert(str(tmp_path_factory.mktemp('tiny-bert')))
+
+
+@pytest.fixture
+def hf_offline(monkeypatch):
+    """HF_HUB_OFFLINE=1 for this test (huggingface_hub reads the variable at import, so patch the constant)."""
+    import huggingface_hub.constants as constants
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', True)

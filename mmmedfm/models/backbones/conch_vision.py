@@ -79,6 +79,7 @@ class CONCHVision(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if out_type not in ('embedding', 'pooled'):
             raise ValueError(f"out_type must be 'embedding' or 'pooled', got {out_type!r}")
+        path = self._resolve(pretrained)  # fail fast, before building the tower, when weights are missing
         from open_clip.transformer import AttentionalPooler
         from timm.models.vision_transformer import VisionTransformer
         self.trunk = VisionTransformer(img_size=image_size, patch_size=patch_size, embed_dim=width, depth=depth,
@@ -87,7 +88,6 @@ class CONCHVision(BaseModule):
                                                     n_queries=1, norm_layer=nn.LayerNorm)
         self.ln_contrast = nn.LayerNorm(embed_dim)
         self.proj_contrast = nn.Parameter(torch.empty(embed_dim, embed_dim))
-        path = self._resolve(pretrained)
         state = conch_vision_state_dict(load_state_dict_file(path))
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing or unexpected:
