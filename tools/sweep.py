@@ -223,7 +223,7 @@ def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir
     cfg.merge_from_dict(opts)
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
     support_rows = [dict(image_id=osp.basename(d['img_path']), wsi_id=d.get('wsi_id', ''), label=int(d['gt_label']))
-                    for d in dataset.load_data_list()]
+                    for d in (dataset.get_data_info(i) for i in range(len(dataset)))]
     write_cell_files(cell_dir, cfg.to_dict(), support_rows)
     work_dir = osp.join(cell_dir, 'work_dir')
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), method['train_config'], '--work-dir', work_dir,
