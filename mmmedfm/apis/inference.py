@@ -20,7 +20,7 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
 SLIDE_COLUMNS = ('wsi_id', 'slide_id', 'slide', 'wsi')
 
-__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'predict', 'class_names_of']
+__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of']
 
 
 def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
@@ -179,6 +179,22 @@ def infer_logits(model: nn.Module, dataset, batch_size: int = 32, num_workers: i
         logits.append(model(data['inputs'], data['data_samples'], mode='tensor').float().cpu())
         metas += [s.metainfo for s in batch['data_samples']]
     return torch.cat(logits).numpy() if logits else np.zeros((0, model.head.num_classes)), metas
+
+
+def infer_split(model: nn.Module, split: str = 'test', batch_size: int = 32, num_workers: int = 0,
+                ann_file: Optional[str] = None, progress: bool = True) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+    """Logits ``(N, C)``, labels ``(N,)`` and metainfo of the config's ``{split}_dataloader`` dataset
+    (``ann_file`` replaces its annotation file, e.g. a held-out calibration split)."""
+    from mmmedfm.registry import DATASETS
+    key = f'{split}_dataloader'
+    if key not in model.cfg or model.cfg[key] is None:
+        raise KeyError(f'The config has no {key}.')
+    ds_cfg = model.cfg[key].dataset.copy()
+    if ann_file is not None:
+        ds_cfg.ann_file = ann_file
+    dataset = DATASETS.build(ds_cfg)
+    logits, metas = infer_logits(model, dataset, batch_size, num_workers, progress, desc=split)
+    return logits, np.asarray(dataset.get_gt_labels()), metas
 
 
 def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union[str, Sequence[str]],

@@ -16,7 +16,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, brier_scor
                              recall_score, roc_auc_score)
 
 __all__ = ['classification_metrics', 'confusion', 'per_class_precision', 'per_class_recall', 'ece',
-           'reliability_bins', 'auroc_macro', 'aggregate_by_group']
+           'reliability_bins', 'auroc_macro', 'aggregate_by_group', 'average_probabilities']
 
 
 def _check(y_true: np.ndarray, probs: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, np.ndarray, int]:
@@ -179,3 +179,21 @@ def aggregate_by_group(probs: np.ndarray, y: np.ndarray, groups, how: str = 'mea
     else:
         y_g = num_classes - 1 - (label_counts[:, ::-1] > 0).argmax(1)
     return probs_g, y_g, group_ids
+
+
+def average_probabilities(probs_list) -> Tuple[np.ndarray, np.ndarray]:
+    """Ensemble (seeds, checkpoints or TTA views) by averaging probabilities.
+
+    Args:
+        probs_list (sequence of np.ndarray): ``M`` arrays ``(N, C)``, rows in the same sample order.
+
+    Returns:
+        tuple: ``mean (N, C)`` and ``spread (N,)``: the standard deviation across members of the probability
+        of the ensemble's predicted class, a simple per-sample disagreement (uncertainty) score.
+    """
+    stack = np.stack([np.asarray(p, dtype=np.float64) for p in probs_list])
+    if stack.ndim != 3:
+        raise ValueError(f'Expected M arrays of shape (N, C), got stacked shape {stack.shape}.')
+    mean = stack.mean(0)
+    spread = stack[:, np.arange(stack.shape[1]), mean.argmax(1)].std(0)
+    return mean, spread
