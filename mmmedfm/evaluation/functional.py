@@ -27,6 +27,12 @@ def _check(y_true: np.ndarray, probs: np.ndarray, num_classes: Optional[int]) ->
     num_classes = probs.shape[1] if num_classes is None else int(num_classes)
     if probs.shape[1] != num_classes:
         raise ValueError(f'probs has {probs.shape[1]} columns but num_classes={num_classes}.')
+    sums = probs.sum(1)
+    if not np.allclose(sums, 1., atol=1e-3):
+        raise ValueError(f'probs rows must sum to 1 (got sums in [{sums.min():.4f}, {sums.max():.4f}]); pass '
+                         'softmax probabilities, not logits.')
+    # float32 softmax outputs sum to 1 only up to rounding, which sklearn's log_loss/brier warn about.
+    probs = probs / sums[:, None]
     if y_true.size and (y_true.min() < 0 or y_true.max() >= num_classes):
         raise ValueError(f'labels must lie in [0, {num_classes}), got [{y_true.min()}, {y_true.max()}].')
     return y_true, probs, num_classes

@@ -64,8 +64,11 @@ def save_reliability_diagram(probs: np.ndarray, y_true: np.ndarray, png_path: st
     fig = Figure(figsize=(5, 6))
     ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     ax.bar(centers[filled], acc[filled], width=width, edgecolor='black', color='tab:blue', label='accuracy')
-    ax.bar(centers[filled], conf[filled] - acc[filled], bottom=acc[filled], width=width, color='tab:red',
-           alpha=0.3, edgecolor='tab:red', label='gap to confidence')
+    # The gap is hatched, not filled, so it reads the same above (over-confident) and over (under-confident)
+    # the accuracy bar; the bin's mean confidence is marked in red.
+    ax.bar(centers[filled], np.abs(conf[filled] - acc[filled]), bottom=np.minimum(acc[filled], conf[filled]),
+           width=width, fill=False, hatch='///', edgecolor='tab:red', lw=0.8, label='gap to confidence')
+    ax.plot(centers[filled], conf[filled], '_', color='tab:red', ms=14, mew=2.5, label='mean confidence')
     ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='accuracy',
            title=title or f'Reliability (ECE = {ece(probs, y_true, n_bins):.3f}, N = {int(count.sum())})')
