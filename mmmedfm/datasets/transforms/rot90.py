@@ -23,7 +23,7 @@ class Rot90(BaseTransform):
     def transform(self, results: dict) -> dict:
         if self.k:
             results['img'] = np.ascontiguousarray(np.rot90(results['img'], self.k))
-            results['img_shape'] = results['img'].shape[:2]
+        results['img_shape'] = results['img'].shape[:2]
         results['rot90_k'] = self.k
         return results
 
