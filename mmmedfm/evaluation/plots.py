@@ -21,7 +21,7 @@ __all__ = ['save_confusion_matrix', 'save_reliability_diagram']
 def _save(fig: Figure, path: str) -> str:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120, bbox_inches='tight')
+    fig.savefig(path, dpi=110)
     return path
 
 
@@ -40,7 +40,7 @@ def save_confusion_matrix(cm: np.ndarray, classes: Sequence[str], png_path: str,
     rows = cm.sum(1, keepdims=True)
     rate = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
     size = 1.2 + 0.9 * len(classes)
-    fig = Figure(figsize=(size + 1.2, size))
+    fig = Figure(figsize=(size + 1.2, size), layout='constrained')
     ax = fig.add_subplot()
     im = ax.imshow(rate, cmap='Blues', vmin=0, vmax=1)
     for i in range(cm.shape[0]):
@@ -61,7 +61,7 @@ def save_reliability_diagram(probs: np.ndarray, y_true: np.ndarray, png_path: st
     edges = np.linspace(0, 1, n_bins + 1)
     centers, width = (edges[:-1] + edges[1:]) / 2, 1. / n_bins
     filled = count > 0
-    fig = Figure(figsize=(5, 6))
+    fig = Figure(figsize=(5, 6), layout='constrained')
     ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     ax.bar(centers[filled], acc[filled], width=width, edgecolor='black', color='tab:blue', label='accuracy')
     # The gap is hatched, not filled, so it reads the same above (over-confident) and over (under-confident)
