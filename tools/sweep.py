@@ -70,19 +70,10 @@ def load_features(backbone: dict, cache_dir: str):
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> dict:
-    """Every metric of ``classification_metrics`` (issue 9) plus the confusion matrix."""
-    from sklearn.metrics import confusion_matrix
-    try:
-        from mmmedfm.evaluation.functional import classification_metrics
-        metrics = classification_metrics(y_true, probs, num_classes=num_classes)
-    except ImportError:
-        # Temporary fallback until issue 9's functional metrics are merged (the lead removes it then).
-        from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-        pred = probs.argmax(1)
-        metrics = dict(accuracy=accuracy_score(y_true, pred), balanced_accuracy=balanced_accuracy_score(y_true, pred),
-                       macro_f1=f1_score(y_true, pred, average='macro', labels=list(range(num_classes))))
-    metrics = {k: float(v) for k, v in metrics.items()}
-    metrics['confusion_matrix'] = confusion_matrix(y_true, probs.argmax(1), labels=list(range(num_classes))).tolist()
+    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` plus the confusion matrix."""
+    from mmmedfm.evaluation.functional import classification_metrics, confusion
+    metrics = {k: float(v) for k, v in classification_metrics(y_true, probs, num_classes=num_classes).items()}
+    metrics['confusion_matrix'] = confusion(y_true, probs.argmax(1), num_classes).tolist()
     return metrics
 
 
