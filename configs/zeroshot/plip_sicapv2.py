@@ -18,4 +18,3 @@ model = dict(
         # Override any of these here: templates=[...], descriptions={'NC': [...], ...}, classes=[...].
         prompts=dict(dataset='SICAPv2Dataset'),
     ))
-test_evaluator = dict(type='BalancedAccuracy', num_classes=4)  # accuracy + balanced accuracy + confusion
