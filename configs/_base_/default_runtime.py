@@ -9,6 +9,11 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
 )
 
+# Checkpoints hold only the trainable parameters (+ base-weights identity in meta['mmmedfm_base']); loading
+# puts them on top of the pretrained weights the constructor loads. Add dict(type='MergeLoRAHook') to merge
+# LoRA into the base weights at the end of training. A config that sets custom_hooks must keep this one.
+custom_hooks = [dict(type='TrainableCheckpointHook')]
+
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
 # Few-shot results are compared across seeds: always seed.
