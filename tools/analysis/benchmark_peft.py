@@ -12,6 +12,7 @@ narrow random CLIP is written to a temporary directory (``--width``, ``--layers`
 import argparse
 import contextlib
 import copy
+import multiprocessing
 import os.path as osp
 import resource
 import sys
@@ -143,18 +144,16 @@ def peft_step(model_dir, lora, args, images, labels, class_emb, scale):
     return step
 
 
-def main(argv=None):
-    args = parse_args(argv)
+ROWS = [('ours', 'LoRA'), ('HF peft', 'LoRA'), ('ours', 'full FT'), ('HF (no peft)', 'full FT')]
+
+
+def _row(who: str, method: str, args) -> dict:
     from mmengine.config import Config
 
     from mmmedfm.utils import register_all_modules
-    from mmmedfm.utils.demo_assets import make_tiny_clip
     register_all_modules()
-    tmp = None
-    if args.foundation_model is None:
-        tmp = tempfile.TemporaryDirectory()
-        args.foundation_model = make_tiny_clip(tmp.name, image_size=224, patch_size=32, hidden=args.width,
-                                               layers=args.layers, heads=max(1, args.width // 64), proj_dim=512)
+    # Tiny gradients of a random model make Adam's second moments denormal; on CPU that costs 10x per step.
+    torch.set_flush_denormal(True)
     cfg = Config.fromfile(args.config)
     cfg.model.foundation_model = args.foundation_model
     lora = dict(cfg.model.backbone.peft[0])
@@ -163,18 +162,31 @@ def main(argv=None):
     torch.manual_seed(0)
     images = torch.randn(args.batch_size, 3, 224, 224, device=args.device)
     labels = torch.randint(0, cfg.model.head.num_classes, (args.batch_size, ), device=args.device)
+    peft = [lora] if method == 'LoRA' else [dict(type='FullFineTune')]
+    step, head = ours_step(cfg, peft, args, images, labels)
+    if who != 'ours':  # same class embeddings and scale as our head, HF model from the same weights
+        class_emb, scale = head.class_embeddings.detach(), float(head.log_logit_scale.exp())
+        del step, head
+        step = peft_step(args.foundation_model, lora if method == 'LoRA' else None, args, images, labels,
+                         class_emb, scale)
+    return run(step, args)
 
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmmedfm.utils.demo_assets import make_tiny_clip
+    tmp = None
+    if args.foundation_model is None:
+        tmp = tempfile.TemporaryDirectory()
+        args.foundation_model = make_tiny_clip(tmp.name, image_size=224, patch_size=32, hidden=args.width,
+                                               layers=args.layers, heads=max(1, args.width // 64), proj_dim=512)
+    # Each row runs in a fresh process: CPU memory freed by one row would otherwise be reused by the next
+    # (RSS never shrinks), and allocator/cache state would leak between timings.
+    ctx = multiprocessing.get_context('spawn')
     rows = []
-    step, head = ours_step(cfg, [lora], args, images, labels)
-    class_emb, scale = head.class_embeddings.detach().to(args.device), float(head.log_logit_scale.exp())
-    rows.append(('ours', 'LoRA', run(step, args)))
-    del step
-    rows.append(('HF peft', 'LoRA', run(peft_step(args.foundation_model, lora, args, images, labels, class_emb,
-                                                  scale), args)))
-    rows.append(('ours', 'full FT', run(ours_step(cfg, [dict(type='FullFineTune')], args, images, labels)[0],
-                                        args)))
-    rows.append(('HF (no peft)', 'full FT', run(peft_step(args.foundation_model, None, args, images, labels,
-                                                          class_emb, scale), args)))
+    for who, method in ROWS:
+        with ctx.Pool(1) as pool:
+            rows.append((who, method, pool.apply(_row, (who, method, args))))
     mem = 'peak CUDA MiB' if args.device.startswith('cuda') else 'peak CPU MiB'
     print(f'\ndevice={args.device} amp={args.amp} batch={args.batch_size} steps={args.steps} '
           f'model={args.foundation_model}')
