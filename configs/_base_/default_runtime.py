@@ -14,6 +14,10 @@ env_cfg = dict(dist_cfg=dict(backend='nccl'))
 # Few-shot results are compared across seeds: always seed.
 randomness = dict(seed=0, deterministic=False)
 
-# Every run writes its training images (path, label, class, wsi) to {work_dir}/few_shot_support.csv.
-# A config that sets its own `custom_hooks` list replaces this one: keep FewShotRecordHook in it.
-custom_hooks = [dict(type='FewShotRecordHook')]
+# - TrainableCheckpointHook: checkpoints hold only the trainable parameters (+ base-weights identity in
+#   meta['mmmedfm_base']); loading puts them on top of the pretrained weights the constructor loads. Add
+#   dict(type='MergeLoRAHook') to merge LoRA into the base weights at the end of training.
+# - FewShotRecordHook: every run writes its training images (path, label, class, wsi) to
+#   {work_dir}/few_shot_support.csv.
+# A config that sets its own `custom_hooks` list replaces this one: keep both hooks in it.
+custom_hooks = [dict(type='TrainableCheckpointHook'), dict(type='FewShotRecordHook')]

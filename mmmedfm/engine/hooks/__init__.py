@@ -1,3 +1,5 @@
 from .few_shot_record_hook import FewShotRecordHook
+from .merge_lora_hook import MergeLoRAHook
+from .trainable_checkpoint_hook import TrainableCheckpointHook
 
-__all__ = ['FewShotRecordHook']
+__all__ = ['FewShotRecordHook', 'MergeLoRAHook', 'TrainableCheckpointHook']
