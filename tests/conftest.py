@@ -29,6 +29,15 @@ def sicapv2_root(tmp_path_factory):
                         wsis_per_class=3, size=64)
 
 
+@pytest.fixture(scope='session')
+def patchgastric_root(tmp_path_factory):
+    """A small synthetic PatchGastric in the real layout: 5 subtype strings (one excluded) x 10 WSIs, 2-5 patches
+    per WSI, plus two captions rows without patches."""
+    from mmmedfm.utils.demo_assets import make_patchgastric
+    return make_patchgastric(str(tmp_path_factory.mktemp('PatchGastric')), wsis_per_subtype=10, min_patches=2,
+                             max_patches=5, size=64)
+
+
 @pytest.fixture
 def demo_cfg_options(tiny_clip_dir, sicapv2_root):
     """--cfg-options that point the demo config at the test fixtures and keep runs short."""
@@ -41,3 +50,24 @@ def demo_cfg_options(tiny_clip_dir, sicapv2_root):
         opts[f'{split}_dataloader.dataset.pipeline.1.scale'] = (64, 64)
     return opts
 
+
+
+@pytest.fixture(scope='session')
+def tiny_open_clip_dir(tmp_path_factory):
+    """A tiny open_clip CLIP in the hf-hub layout (QuiltNet/BiomedCLIP-style directory)."""
+    from tests.tiny_models import make_tiny_open_clip
+    return make_tiny_open_clip(str(tmp_path_factory.mktemp('tiny-open-clip')))
+
+
+@pytest.fixture(scope='session')
+def tiny_bert_dir(tmp_path_factory):
+    from tests.tiny_models import make_tiny_bert
+    return make_tiny_bert(str(tmp_path_factory.mktemp('tiny-bert')))
+
+
+@pytest.fixture
+def hf_offline(monkeypatch):
+    """HF_HUB_OFFLINE=1 for this test (huggingface_hub reads the variable at import, so patch the constant)."""
+    import huggingface_hub.constants as constants
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', True)

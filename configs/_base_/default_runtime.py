@@ -14,7 +14,13 @@ env_cfg = dict(dist_cfg=dict(backend='nccl'))
 # Few-shot results are compared across seeds: always seed.
 randomness = dict(seed=0, deterministic=False)
 
-# Reseed python/numpy/torch (and the dataloader workers) from (seed, epoch, rank) before every epoch, so that
-# `--resume` repeats the random augmentation of an uninterrupted run (exact with num_workers=0 or
-# persistent_workers=False; see mmmedfm/engine/hooks/epoch_seed_hook.py).
-custom_hooks = [dict(type='EpochSeedHook')]
+# - TrainableCheckpointHook: checkpoints hold only the trainable parameters (+ base-weights identity in
+#   meta['mmmedfm_base']); loading puts them on top of the pretrained weights the constructor loads. Add
+#   dict(type='MergeLoRAHook') to merge LoRA into the base weights at the end of training.
+# - FewShotRecordHook: every run writes its training images (path, label, class, wsi) to
+#   {work_dir}/few_shot_support.csv.
+# - EpochSeedHook: reseeds python/numpy/torch (and the dataloader workers) from (seed, epoch, rank) before every
+#   epoch, so that `--resume` repeats the random augmentation of an uninterrupted run (exact with
+#   num_workers=0 or persistent_workers=False; see mmmedfm/engine/hooks/epoch_seed_hook.py).
+# A config that sets its own `custom_hooks` list replaces this one: keep these hooks in it.
+custom_hooks = [dict(type='TrainableCheckpointHook'), dict(type='FewShotRecordHook'), dict(type='EpochSeedHook')]

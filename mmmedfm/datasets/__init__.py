@@ -1,5 +1,10 @@
-from .few_shot import sample_few_shot
+from .few_shot import FewShotMixin, sample_few_shot, select_wsis, split_wsis_per_class
+from .patch_csv import PatchCSVDataset
+from .patchgastric import PatchGastricDataset
+from .samplers import *  # noqa: F401,F403
 from .sicapv2 import SICAPv2Dataset
 from .transforms import *  # noqa: F401,F403
+from .wsi_folder import WSIFolderDataset
 
-__all__ = ['SICAPv2Dataset', 'sample_few_shot']
+__all__ = ['SICAPv2Dataset', 'PatchGastricDataset', 'PatchCSVDataset', 'WSIFolderDataset', 'FewShotMixin',
+           'sample_few_shot', 'select_wsis', 'split_wsis_per_class']

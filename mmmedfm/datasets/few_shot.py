@@ -1,7 +1,28 @@
-"""Seeded, nested few-shot sampling shared by every dataset."""
+"""Seeded, nested few-shot sampling (per class, per WSI) shared by every dataset.
+
+Pure functions over MMEngine data lists (``[{'img_path', 'gt_label', 'wsi_id', ...}, ...]``) plus
+:class:`FewShotMixin`, which gives any ``BaseDataset`` subclass the config keys ``num_shots``, ``shot_seed``,
+``num_wsis``, ``wsi_selection`` and ``wsi_seed``.
+"""
 import random
-from collections import Counter
-from typing import List, Optional, Sequence
+from collections import Counter, defaultdict
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.logging import print_log
+
+WSI_SELECTIONS = ('most_patches', 'random')
+
+
+def _class_name(label: int, class_names: Optional[Sequence[str]]) -> str:
+    return repr(class_names[label]) if class_names and 0 <= label < len(class_names) else repr(label)
+
+
+def _check_available(counts: Counter, k: int, what: str, class_names: Optional[Sequence[str]]) -> None:
+    """Raise if a class (incl. a class of ``class_names`` absent from ``counts``) has fewer than ``k`` items."""
+    for label in sorted(set(counts) | set(range(len(class_names or [])))):
+        if counts.get(label, 0) < k:
+            raise ValueError(f'{what}={k} but class {_class_name(label, class_names)} (label {label}) has only '
+                             f'{counts.get(label, 0)} in this split.')
 
 
 def sample_few_shot(data_list: List[dict], num_shots: int, seed: int,
@@ -17,12 +38,7 @@ def sample_few_shot(data_list: List[dict], num_shots: int, seed: int,
     """
     if num_shots <= 0:
         raise ValueError(f'num_shots must be positive, got {num_shots}')
-    available = Counter(d['gt_label'] for d in data_list)
-    for label in sorted(set(available) | set(range(len(class_names or [])))):
-        if available.get(label, 0) < num_shots:
-            name = class_names[label] if class_names else label
-            raise ValueError(f'num_shots={num_shots} but class {name!r} (label {label}) has only '
-                             f'{available.get(label, 0)} images in this split.')
+    _check_available(Counter(d['gt_label'] for d in data_list), num_shots, 'num_shots', class_names)
     order = list(range(len(data_list)))
     random.Random(seed).shuffle(order)
     taken, keep = Counter(), set()
@@ -32,3 +48,127 @@ def sample_few_shot(data_list: List[dict], num_shots: int, seed: int,
             taken[label] += 1
             keep.add(i)
     return [d for i, d in enumerate(data_list) if i in keep]
+
+
+def wsi_table(data_list: List[dict]) -> Dict[str, dict]:
+    """``{wsi_id: {'label': int, 'num_patches': int}}``; a WSI carrying two labels is an error."""
+    table: Dict[str, dict] = {}
+    for d in data_list:
+        wsi = d.get('wsi_id')
+        if wsi is None:
+            raise ValueError(f'{d.get("img_path")}: no wsi_id; per-WSI sampling needs a slide id for every image '
+                             '(PatchCSVDataset: a slide column; folder dataset: `slide_id_regex`).')
+        row = table.setdefault(wsi, dict(label=d['gt_label'], num_patches=0))
+        if row['label'] != d['gt_label']:
+            raise ValueError(f'WSI {wsi!r} has patches of labels {row["label"]} and {d["gt_label"]}; per-WSI '
+                             'sampling needs one label per slide.')
+        row['num_patches'] += 1
+    return table
+
+
+def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_patches', seed: int = 0,
+                class_names: Optional[Sequence[str]] = None) -> List[dict]:
+    """Keep every patch of ``num_wsis`` slides per class (CITE's k-shot = k WSIs per class).
+
+    Args:
+        data_list: Data infos with ``gt_label`` and ``wsi_id``.
+        num_wsis: Slides kept per class.
+        selection: ``'most_patches'`` (CITE: the slides with the most patches; ties by WSI id, deterministic)
+            or ``'random'`` (one seeded permutation of the sorted WSI ids per class).
+        seed: Seed of the ``'random'`` selection.
+        class_names: Used to name a class with too few slides in the error.
+
+    Both selections rank the slides of a class once and take the first ``num_wsis``, so supports are nested.
+    """
+    if num_wsis <= 0:
+        raise ValueError(f'num_wsis must be positive, got {num_wsis}')
+    if selection not in WSI_SELECTIONS:
+        raise ValueError(f'wsi_selection must be one of {WSI_SELECTIONS}, got {selection!r}')
+    table = wsi_table(data_list)
+    by_class: Dict[int, List[str]] = defaultdict(list)
+    for wsi in sorted(table):
+        by_class[table[wsi]['label']].append(wsi)
+    _check_available(Counter({c: len(w) for c, w in by_class.items()}), num_wsis, 'num_wsis', class_names)
+    keep = set()
+    for label in sorted(by_class):
+        wsis = by_class[label]
+        if selection == 'most_patches':
+            wsis = sorted(wsis, key=lambda w: (-table[w]['num_patches'], w))
+        else:
+            random.Random(f'{seed}-{label}').shuffle(wsis)
+        keep.update(wsis[:num_wsis])
+    return [d for d in data_list if d['wsi_id'] in keep]
+
+
+def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, seed: int = 0) -> Dict[str, str]:
+    """Split slides per class into ``'test'`` (held out) and ``'train'`` (few-shot pool).
+
+    CITE's PatchGastric protocol: for each class, ``round(eval_ratio * n)`` of its ``n`` slides (a seeded
+    permutation of the sorted ids, seed 0) are held out for evaluation and the rest form the few-shot pool.
+    No slide is in both splits.
+
+    Args:
+        wsi_labels: ``{wsi_id: label}``.
+        eval_ratio: Share of each class's slides held out. Defaults to 0.8.
+        seed: Permutation seed. Defaults to 0.
+
+    Returns:
+        ``{wsi_id: 'train' | 'test'}``.
+    """
+    if not 0. <= eval_ratio <= 1.:
+        raise ValueError(f'eval_ratio must be in [0, 1], got {eval_ratio}')
+    by_class: Dict[int, List[str]] = defaultdict(list)
+    for wsi in sorted(wsi_labels):
+        by_class[wsi_labels[wsi]].append(wsi)
+    split = {}
+    for label in sorted(by_class):
+        wsis = by_class[label]
+        random.Random(f'{seed}-{label}').shuffle(wsis)
+        n_eval = int(round(eval_ratio * len(wsis)))
+        split.update({w: 'test' if i < n_eval else 'train' for i, w in enumerate(wsis)})
+    return split
+
+
+class FewShotMixin:
+    """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
+
+    The draw runs in ``filter_data`` (MMEngine's hook after ``load_data_list``), so the subclass only reads
+    its annotations. Slide selection runs first, then the per-class image draw within the kept slides.
+
+    Args:
+        num_shots (int, optional): Images kept per class (seeded, nested). Defaults to None (all).
+        shot_seed (int): Seed of the image draw. Defaults to 1 (the tutorial's).
+        num_wsis (int, optional): Slides kept per class, with all their patches. Defaults to None (all).
+        wsi_selection (str): ``'most_patches'`` (CITE, deterministic) or ``'random'``.
+        wsi_seed (int): Seed of ``wsi_selection='random'``. Defaults to 0.
+
+    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
+    """
+
+    def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,
+                 num_wsis: Optional[int] = None, wsi_selection: str = 'most_patches', wsi_seed: int = 0,
+                 **kwargs):
+        if wsi_selection not in WSI_SELECTIONS:
+            raise ValueError(f'wsi_selection must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
+        if (num_shots or num_wsis) and kwargs.get('test_mode', False):
+            raise ValueError(f'{type(self).__name__}: num_shots={num_shots}/num_wsis={num_wsis} with '
+                             'test_mode=True; few-shot sampling never touches an evaluation split. Set them on '
+                             'the train dataset only.')
+        self.num_shots, self.shot_seed = num_shots, shot_seed
+        self.num_wsis, self.wsi_selection, self.wsi_seed = num_wsis, wsi_selection, wsi_seed
+        super().__init__(*args, **kwargs)
+
+    def filter_data(self) -> List[dict]:
+        data_list = super().filter_data()
+        classes = self.metainfo.get('classes')
+        n_before = len(data_list)
+        if self.num_wsis:
+            data_list = select_wsis(data_list, self.num_wsis, self.wsi_selection, self.wsi_seed, classes)
+        if self.num_shots:
+            data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, classes)
+        if self.num_wsis or self.num_shots:
+            print_log(f'{type(self).__name__}: few-shot support of {len(data_list)} of {n_before} images '
+                      f'(num_wsis={self.num_wsis}, wsi_selection={self.wsi_selection!r}, '
+                      f'wsi_seed={self.wsi_seed}, num_shots={self.num_shots}, shot_seed={self.shot_seed}).',
+                      logger='current')
+        return data_list

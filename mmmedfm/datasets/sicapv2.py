@@ -1,12 +1,12 @@
 import os.path as osp
-from typing import List, Optional
+from typing import List
 
 import pandas as pd
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
-from .few_shot import sample_few_shot
+from .few_shot import FewShotMixin
 
 SICAPV2_CLASSES = ('NC', 'G3', 'G4', 'G5')
 # Descriptions of the seed notebook (PEFT-MedVLMs 1.5), more informative than the grade names.
@@ -26,7 +26,7 @@ def wsi_id_from_name(image_name: str) -> str:
 
 
 @DATASETS.register_module()
-class SICAPv2Dataset(BaseDataset):
+class SICAPv2Dataset(FewShotMixin, BaseDataset):
     """SICAPv2 prostate Gleason patches, read from the original partition spreadsheets.
 
     Layout (as downloaded)::
@@ -35,25 +35,30 @@ class SICAPv2Dataset(BaseDataset):
         data_root/partition/Test/{Train,Test}.xlsx
         data_root/partition/Validation/Val{1..4}/{Train,Test}.xlsx
 
+    Any of these spreadsheets is an ``ann_file``: the official split (``partition/Test/Train.xlsx`` for
+    training, ``partition/Test/Test.xlsx`` for evaluation) or a cross-validation fold
+    (``partition/Validation/Val2/Train.xlsx`` with its ``Val2/Test.xlsx`` as validation).
+
     Columns ``image_name, NC, G3, G4, G5, G4C``. The label is the single hot class among ``NC, G3, G4, G5``
-    (in that order). ``G4C`` (cribriform) is a sub-pattern of G4 and already flagged in ``G4``, so it is kept
-    in the data info but does not change the label. Rows with zero or several hot labels are dropped and
-    counted in the log.
+    (in that order, labels 0..3). **G4C decision:** ``G4C`` (cribriform) is a sub-pattern of Gleason 4 that
+    the spreadsheets flag *together with* ``G4``; it is not a fifth class, so it never changes the label and
+    is kept in the data info as ``cribriform`` (0/1) for analysis. Rows with zero or several hot labels among
+    ``NC, G3, G4, G5`` are dropped and their count is logged. The WSI id (the part of ``image_name`` before
+    ``_Block``) is kept as ``wsi_id``. A row with ``G4C`` set but none of ``NC, G3, G4, G5`` has zero hot
+    labels and is dropped like any other (the log says how many such rows there were).
 
     Args:
         ann_file (str): Partition spreadsheet, relative to ``data_root``.
         data_root (str): Dataset root.
         data_prefix (str): Image folder relative to ``data_root``. Defaults to ``'images'``.
-        num_shots (int, optional): Keep this many images per class (seeded, nested). Never set it on test.
-        shot_seed (int): Seed of the few-shot draw. Defaults to 1 (the tutorial's).
-        **kwargs: ``mmpretrain.datasets.BaseDataset`` arguments (``pipeline``, ``test_mode``...).
+        **kwargs: Few-shot keys of :class:`~mmmedfm.datasets.few_shot.FewShotMixin` (``num_shots``,
+            ``shot_seed``, ``num_wsis``, ``wsi_selection``, ``wsi_seed``; train split only) and
+            ``mmpretrain.datasets.BaseDataset`` arguments (``pipeline``, ``test_mode``...).
     """
 
     METAINFO = dict(classes=SICAPV2_CLASSES, descriptions=SICAPV2_DESCRIPTIONS, templates=SICAPV2_TEMPLATES)
 
-    def __init__(self, ann_file: str, data_root: str = '', data_prefix: str = 'images',
-                 num_shots: Optional[int] = None, shot_seed: int = 1, **kwargs):
-        self.num_shots, self.shot_seed = num_shots, shot_seed
+    def __init__(self, ann_file: str, data_root: str = '', data_prefix: str = 'images', **kwargs):
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -64,11 +69,16 @@ class SICAPv2Dataset(BaseDataset):
         if missing:
             raise KeyError(f'{self.ann_file}: missing column(s) {missing}; SICAPv2 partitions have '
                            f'image_name, NC, G3, G4, G5, G4C (found {list(df.columns)}).')
-        onehot = df[list(SICAPV2_CLASSES)].fillna(0).astype(int)
+        try:
+            onehot = df[list(SICAPV2_CLASSES)].fillna(0).astype(int)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f'{self.ann_file}: label columns {list(SICAPV2_CLASSES)} must be 0/1 ({e}).') from e
         valid = onehot.sum(axis=1) == 1
         if (~valid).any():
+            g4c_only = int(((df.get('G4C', 0) == 1) & (onehot.sum(axis=1) == 0)).sum())
             print_log(f'{self.ann_file}: dropped {int((~valid).sum())} of {len(df)} rows without exactly one '
-                      f'of {list(SICAPV2_CLASSES)} set.', logger='current')
+                      f'of {list(SICAPV2_CLASSES)} set ({g4c_only} of them had only G4C set).',
+                      logger='current')
         img_dir = self.data_prefix['img_path']
         data_list = []
         for row, labels in zip(df[valid].itertuples(index=False), onehot[valid].to_numpy()):
@@ -76,6 +86,4 @@ class SICAPv2Dataset(BaseDataset):
             data_list.append(dict(img_path=osp.join(img_dir, name), gt_label=int(labels.argmax()),
                                   image_name=name, wsi_id=wsi_id_from_name(name),
                                   cribriform=int(getattr(row, 'G4C', 0) or 0)))
-        if self.num_shots:
-            data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, SICAPV2_CLASSES)
         return data_list

@@ -1,4 +1,4 @@
-"""Offline demo assets: a tiny random-initialised PLIP-format checkpoint and a synthetic SICAPv2 dataset.
+"""Offline demo assets: a tiny random-initialised PLIP-format checkpoint, synthetic SICAPv2 and PatchGastric.
 
 Both use the real on-disk formats (HF ``save_pretrained`` files; SICAPv2 ``images/`` + ``partition/*.xlsx``
 with the real columns), so they exercise exactly the code path that real weights and data take.
@@ -102,8 +102,9 @@ def synthetic_patch(label: int, rng: np.random.Generator, size: int = 256) -> np
 
 
 def make_sicapv2(root: str, train_per_class: int = 40, test_per_class: int = 25, wsis_per_class: int = 4,
-                 size: int = 256, seed: int = 0) -> str:
-    """Write a synthetic SICAPv2 in the original layout (``images/``, ``partition/Test/{Train,Test}.xlsx``).
+                 size: int = 256, seed: int = 0, val_folds: int = 4) -> str:
+    """Write a synthetic SICAPv2 in the original layout (``images/``, ``partition/Test/{Train,Test}.xlsx``,
+    ``partition/Validation/Val{1..val_folds}/{Train,Test}.xlsx``).
 
     Train.xlsx also has two rows with no hot label and one with two, which the dataset must drop.
     """
@@ -135,14 +136,63 @@ def make_sicapv2(root: str, train_per_class: int = 40, test_per_class: int = 25,
     test = write('Test', test_per_class, 50)
     pd.DataFrame(train).to_excel(osp.join(root, 'partition', 'Test', 'Train.xlsx'), index=False)
     pd.DataFrame(test).to_excel(osp.join(root, 'partition', 'Test', 'Test.xlsx'), index=False)
+    # Cross-validation folds: Validation/ValN holds out the training slides with index == N - 1 (mod 4).
+    train_df = pd.DataFrame(train)
+    wsis = sorted(train_df['image_name'].map(lambda n: n.split('_Block')[0]).unique())
+    for fold in range(1, val_folds + 1):
+        held = {w for i, w in enumerate(wsis) if i % 4 == fold - 1}
+        is_val = train_df['image_name'].map(lambda n: n.split('_Block')[0] in held)
+        fold_dir = osp.join(root, 'partition', 'Validation', f'Val{fold}')
+        os.makedirs(fold_dir, exist_ok=True)
+        train_df[~is_val].to_excel(osp.join(fold_dir, 'Train.xlsx'), index=False)
+        train_df[is_val].to_excel(osp.join(fold_dir, 'Test.xlsx'), index=False)
+    return root
+
+
+# The four subtype strings CITE keeps (exact captions.csv spelling) and one it excludes (stands for the others).
+PATCHGASTRIC_DEMO_SUBTYPES = [
+    ('Well differentiated tubular adenocarcinoma', 0),
+    ('Moderately differentiated tubular adenocarcinoma', 1),
+    ('Poorly differentiated adenocarcinoma, non-solid type', 2),
+    ('Poorly differentiated adenocarcinoma, solid type', 2),
+    ('Signet ring cell carcinoma', 3),
+]
+
+
+def make_patchgastric(root: str, wsis_per_subtype: int = 5, min_patches: int = 2, max_patches: int = 6,
+                      size: int = 300, seed: int = 0) -> str:
+    """Write a synthetic PatchGastric in the original layout: ``captions.csv`` + ``patches_captions/{id}_*.jpg``.
+
+    ``wsis_per_subtype`` slides for each of the five subtype strings above (both poorly differentiated strings,
+    which form one class, and one excluded subtype); slide ``j`` has ``min_patches + j % (max - min + 1)``
+    patches, so slide sizes differ. Two captions.csv rows have no patch files (as in partial downloads).
+    """
+    import pandas as pd
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    img_dir = osp.join(root, 'patches_captions')
+    os.makedirs(img_dir, exist_ok=True)
+    rows = []
+    for s, (subtype, style) in enumerate(PATCHGASTRIC_DEMO_SUBTYPES):
+        for j in range(wsis_per_subtype):
+            wsi = f'{s:02d}{j:03d}AB'
+            rows.append(dict(id=wsi, subtype=subtype, text=f'{subtype.lower()} in slide {wsi}.'))
+            for p in range(min_patches + j % (max_patches - min_patches + 1)):
+                Image.fromarray(synthetic_patch(style, rng, size)).save(
+                    osp.join(img_dir, f'{wsi}_{rng.integers(16 ** 8):08x}{p}.jpg'), quality=90)
+    rows += [dict(id=f'99{k:03d}ZZ', subtype=PATCHGASTRIC_DEMO_SUBTYPES[k][0], text='no patches.') for k in range(2)]
+    pd.DataFrame(rows).to_csv(osp.join(root, 'captions.csv'), index=False)
     return root
 
 
 def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
-    """Build ``{root}/tiny-plip`` and ``{root}/SICAPv2`` unless they already exist."""
-    paths = dict(model=osp.join(root, 'tiny-plip'), sicapv2=osp.join(root, 'SICAPv2'))
+    """Build ``{root}/tiny-plip``, ``{root}/SICAPv2`` and ``{root}/PatchGastric`` unless they already exist."""
+    paths = dict(model=osp.join(root, 'tiny-plip'), sicapv2=osp.join(root, 'SICAPv2'),
+                 patchgastric=osp.join(root, 'PatchGastric'))
     if force or not osp.isfile(osp.join(paths['model'], 'model.safetensors')):
         make_tiny_clip(paths['model'])
-    if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Test', 'Test.xlsx')):
+    if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
         make_sicapv2(paths['sicapv2'])
+    if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
+        make_patchgastric(paths['patchgastric'], wsis_per_subtype=10, min_patches=3, max_patches=8)
     return paths

@@ -11,10 +11,14 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py')
 PLUGINS = 'tests.test_reliability.plugins'
 
 
-def write_config(path, base=DEMO, **fields) -> str:
-    """A config file that inherits ``base`` and sets top-level ``fields`` (repr'd)."""
+def write_config(path, base=DEMO, extra_hooks=(), drop_hooks=(), **fields) -> str:
+    """A config file that inherits ``base``, keeps its ``custom_hooks`` (minus the types in ``drop_hooks``)
+    plus ``extra_hooks``, and sets top-level ``fields`` (repr'd)."""
+    from mmengine.config import Config
+    hooks = [h for h in Config.fromfile(base).to_dict().get('custom_hooks', []) if h['type'] not in drop_hooks]
     lines = [f'_base_ = [{base!r}]',
-             f'custom_imports = dict(imports=[{PLUGINS!r}], allow_failed_imports=False)']
+             f'custom_imports = dict(imports=[{PLUGINS!r}], allow_failed_imports=False)',
+             f'custom_hooks = {hooks + list(extra_hooks)!r}']
     lines += [f'{k} = {v!r}' for k, v in fields.items()]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')

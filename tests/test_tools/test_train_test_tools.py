@@ -2,6 +2,7 @@
 import glob
 import os.path as osp
 
+import pandas as pd
 import pytest
 import torch
 
@@ -22,6 +23,9 @@ def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     runner = train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(demo_cfg_options)])
     ckpts = glob.glob(str(tmp_path / 'epoch_*.pth'))
     assert [osp.basename(c) for c in ckpts] == ['epoch_2.pth']
+    # FewShotRecordHook (default runtime) wrote the 4-shot x 4-class support.
+    support = pd.read_csv(tmp_path / 'few_shot_support.csv')
+    assert support.groupby('label').size().tolist() == [4, 4, 4, 4]
     # LoRA is the only trainable part of the backbone; the text embeddings are a frozen buffer.
     trainable = {n for n, p in runner.model.named_parameters() if p.requires_grad}
     assert trainable and all('lora_' in n for n in trainable)

@@ -12,10 +12,24 @@ train_pipeline = [
     dict(type='RandomRot90', prob=0.5),
     dict(type='PackInputs'),
 ]
+# The slide id (wsi_id) travels in the data samples for slide-level metrics and prediction files.
+test_meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'image_name', 'wsi_id')
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='PackInputs'),
+    dict(type='PackInputs', meta_keys=test_meta_keys),
+]
+# `tools/test.py --tta`: the 8 symmetries of the square (4 quarter turns x {none, horizontal flip}; tissue has
+# no orientation), class probabilities averaged. Keep the Resize here in step with test_pipeline.
+tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(img_size, img_size)),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Rot90', k=k) for k in range(4)],
+        [dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='PackInputs', meta_keys=test_meta_keys)],
+    ]),
 ]
 
 train_dataloader = dict(
@@ -34,6 +48,10 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='partition/Test/Test.xlsx',
                  pipeline=test_pipeline, test_mode=True),
 )
-val_evaluator = dict(type='BalancedAccuracy', num_classes=4)
+# Patch-level and slide-level (mean probability per wsi_id) clinical metrics; Gleason classes are ordered.
+val_evaluator = [
+    dict(type='ClinicalMetric', num_classes=4, ordinal=True),
+    dict(type='WSIMetric', num_classes=4, ordinal=True, aggregate='mean'),
+]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -1,3 +1,7 @@
 from .epoch_seed_hook import EpochSeedHook, epoch_seed, seed_everything, seed_worker
+from .few_shot_record_hook import FewShotRecordHook
+from .merge_lora_hook import MergeLoRAHook
+from .trainable_checkpoint_hook import TrainableCheckpointHook
 
-__all__ = ['EpochSeedHook', 'epoch_seed', 'seed_everything', 'seed_worker']
+__all__ = ['EpochSeedHook', 'FewShotRecordHook', 'MergeLoRAHook', 'TrainableCheckpointHook', 'epoch_seed',
+           'seed_everything', 'seed_worker']

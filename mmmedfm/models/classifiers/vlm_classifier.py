@@ -10,6 +10,31 @@ def _fill(cfg: Optional[dict], key: str, value: str) -> None:
         cfg[key] = value
 
 
+def fill_foundation_model(model_cfg: dict) -> dict:
+    """Copy of a ``VLMClassifier`` config with ``foundation_model`` filled into its parts (see the class doc).
+
+    Used by tools that build only some parts (feature extraction builds the backbone and preprocessor).
+    """
+    model_cfg = dict(model_cfg)
+    foundation_model = model_cfg.get('foundation_model')
+    if foundation_model is None:
+        return model_cfg
+    backbone = dict(model_cfg['backbone'])
+    _fill(backbone, 'pretrained', foundation_model)
+    model_cfg['backbone'] = backbone
+    head = model_cfg.get('head')
+    if isinstance(head, dict) and isinstance(head.get('text_encoder'), dict):
+        head = dict(head, text_encoder=dict(head['text_encoder']))
+        _fill(head['text_encoder'], 'pretrained', foundation_model)
+        model_cfg['head'] = head
+    pre = model_cfg.get('data_preprocessor')
+    if isinstance(pre, dict) and pre.get('type') == 'VLMDataPreprocessor':
+        pre = dict(pre)
+        _fill(pre, 'pretrained', foundation_model)
+        model_cfg['data_preprocessor'] = pre
+    return model_cfg
+
+
 @MODELS.register_module()
 class VLMClassifier(ImageClassifier):
     """``ImageClassifier`` whose parts share one foundation model, set by a single config key.
@@ -26,14 +51,8 @@ class VLMClassifier(ImageClassifier):
 
     def __init__(self, backbone: dict, foundation_model: Optional[str] = None, head: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, **kwargs):
-        if foundation_model is not None:
-            backbone = dict(backbone)
-            _fill(backbone, 'pretrained', foundation_model)
-            if isinstance(head, dict) and isinstance(head.get('text_encoder'), dict):
-                head = dict(head, text_encoder=dict(head['text_encoder']))
-                _fill(head['text_encoder'], 'pretrained', foundation_model)
-            if isinstance(data_preprocessor, dict) and data_preprocessor.get('type') == 'VLMDataPreprocessor':
-                data_preprocessor = dict(data_preprocessor)
-                _fill(data_preprocessor, 'pretrained', foundation_model)
+        filled = fill_foundation_model(dict(foundation_model=foundation_model, backbone=backbone, head=head,
+                                            data_preprocessor=data_preprocessor))
+        backbone, head, data_preprocessor = filled['backbone'], filled['head'], filled['data_preprocessor']
         self.foundation_model = foundation_model
         super().__init__(backbone=backbone, head=head, data_preprocessor=data_preprocessor, **kwargs)

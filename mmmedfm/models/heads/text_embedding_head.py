@@ -6,7 +6,8 @@ from mmpretrain.models.heads import ClsHead
 from torch import nn
 
 from mmmedfm.registry import DATASETS, MODELS
-from ..utils.zero_shot import build_class_prompts, build_zero_shot_weights
+from ..utils.text_cache import cached_class_embeddings
+from ..utils.zero_shot import build_class_prompts
 
 
 def resolve_prompts(prompts: dict) -> Tuple[List[str], List[List[str]]]:
@@ -38,7 +39,8 @@ class TextEmbeddingHead(ClsHead):
 
     Class embeddings are the prompt-ensemble mean of L2-normalised text embeddings (re-normalised), computed
     once at build time with the encoder in ``torch.no_grad``; the encoder is then released, so no step ever
-    re-encodes text. ``logits = scale * normalize(x) @ normalize(W)^T``.
+    re-encodes text. They are cached on disk per (encoder config + weights fingerprint, prompts), so later
+    runs do not even load the text tower. ``logits = scale * normalize(x) @ normalize(W)^T``.
 
     Args:
         num_classes (int): Number of classes; must match the prompts.
@@ -51,6 +53,8 @@ class TextEmbeddingHead(ClsHead):
         trainable_embeddings (bool): Train the class embeddings (ZS-initialised linear probe). Defaults to
             False (CITE: frozen text embeddings).
         loss (dict): Loss config. Defaults to cross-entropy.
+        cache_dir (str, optional): Text-embedding cache folder (see :func:`cached_class_embeddings`).
+            Defaults to ``'work_dirs/text_embedding_cache'``; ``None`` disables it.
 
     Shapes:
         input: tuple whose last item is ``(N, D)``; output: ``(N, num_classes)`` logits.
@@ -64,6 +68,7 @@ class TextEmbeddingHead(ClsHead):
                  learnable_scale: bool = False,
                  trainable_embeddings: bool = False,
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 cache_dir: Optional[str] = 'work_dirs/text_embedding_cache',
                  init_cfg: Optional[dict] = None,
                  **kwargs):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
@@ -72,11 +77,9 @@ class TextEmbeddingHead(ClsHead):
             raise ValueError(f'`model.head.num_classes`={num_classes} but the prompts define '
                              f'{len(self.class_names)} classes {self.class_names}.')
         self.num_classes = num_classes
-        encoder = MODELS.build(text_encoder)
-        weights = build_zero_shot_weights(encoder.encode, class_prompts)
+        weights, encoder_scale = cached_class_embeddings(text_encoder, class_prompts, cache_dir)
         if logit_scale is None:
-            logit_scale = getattr(encoder, 'logit_scale', 100.)
-        del encoder
+            logit_scale = 100. if encoder_scale is None else encoder_scale
         if trainable_embeddings:
             self.class_embeddings = nn.Parameter(weights)
         else:

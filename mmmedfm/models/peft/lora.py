@@ -1,16 +1,86 @@
 """LoRA (Hu et al., 2022) with HF peft's contract: the adapter wraps a frozen base layer, ``B = 0`` at init so
-the output is unchanged at step 0, ``scaling = alpha / rank``, ``merge``/``unmerge``."""
+the output is unchanged at step 0, ``scaling = alpha / rank``, ``merge``/``unmerge``.
+
+Parameter names follow peft's (``<layer>.lora_A.weight``, ``<layer>.lora_B.weight``, base weights under
+``<layer>.base_layer``), so adapters of plain linears export to peft's on-disk format by adding a prefix.
+"""
 import math
-import re
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from mmmedfm.registry import MODELS
+from .utils import match_modules, replace_module
+
+QKV_PARTS = ('q', 'k', 'v')
 
 
-class LoRALinear(nn.Module):
+def _check_parts(parts: Optional[Sequence[str]], out_features: int, name: str = '') -> Optional[Tuple[str]]:
+    if parts is None:
+        return None
+    parts = tuple(parts)
+    if not parts or any(p not in QKV_PARTS for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(f'qkv_parts must be a non-empty subset of {QKV_PARTS}, got {parts}')
+    if out_features % 3:
+        raise ValueError(f'qkv_parts={parts} needs a fused q/k/v projection (out_features divisible by 3); '
+                         f'{name or "the layer"} has out_features={out_features}')
+    return parts
+
+
+class LoRAMixin:
+    """The low-rank update ``ΔW = scaling * B @ A`` of an ``(out, in)`` weight, as ``lora_A``/``lora_B``
+    sub-modules of the adapted layer (peft's names), optionally restricted to some of the three row blocks of
+    a fused q/k/v projection.
+
+    ``parts=None`` adapts the whole weight (peft's layout: ``lora_A: in -> r``, ``lora_B: r -> out``
+    ``nn.Linear``); a subset of ``('q', 'k', 'v')`` gives each selected third its own ``A_p``/``B_p``
+    (``lora_A.q``, ``lora_B.q``...) and leaves the other rows unchanged.
+    """
+
+    def init_lora(self, in_features: int, out_features: int, rank: int, alpha: float,
+                  parts: Optional[Sequence[str]] = None, device=None, dtype=None) -> None:
+        if not isinstance(rank, int) or rank <= 0:
+            raise ValueError(f'LoRA rank must be a positive integer, got {rank!r}')
+        self.rank, self.alpha, self.scaling = rank, alpha, alpha / rank
+        self.qkv_parts = _check_parts(parts, out_features)
+        self.lora_out_features = out_features
+        kw = dict(bias=False, device=device, dtype=dtype)
+        if self.qkv_parts is None:
+            self.lora_A = nn.Linear(in_features, rank, **kw)
+            self.lora_B = nn.Linear(rank, out_features, **kw)
+        else:
+            self.lora_A = nn.ModuleDict({p: nn.Linear(in_features, rank, **kw) for p in self.qkv_parts})
+            self.lora_B = nn.ModuleDict({p: nn.Linear(rank, out_features // 3, **kw) for p in self.qkv_parts})
+        # Same init as HF peft: Kaiming-uniform A, zero B.
+        for a, b in self._lora_pairs():
+            nn.init.kaiming_uniform_(a.weight, a=math.sqrt(5))
+            nn.init.zeros_(b.weight)
+
+    def _lora_pairs(self) -> List[Tuple[nn.Linear, nn.Linear]]:
+        if self.qkv_parts is None:
+            return [(self.lora_A, self.lora_B)]
+        return [(self.lora_A[p], self.lora_B[p]) for p in self.qkv_parts]
+
+    def delta_weight(self) -> torch.Tensor:
+        """``ΔW``, shape ``(out_features, in_features)``."""
+        if self.qkv_parts is None:
+            return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+        a0 = next(iter(self.lora_A.values())).weight
+        rows = [(self.lora_B[p].weight @ self.lora_A[p].weight) * self.scaling if p in self.qkv_parts else
+                a0.new_zeros(self.lora_out_features // 3, a0.shape[1]) for p in QKV_PARTS]
+        return torch.cat(rows, 0)
+
+    def delta_output(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ ΔWᵀ`` without forming ``ΔW``: ``(*, in) -> (*, out)``."""
+        if self.qkv_parts is None:
+            return self.lora_B(self.lora_A(x)) * self.scaling
+        outs = {p: self.lora_B[p](self.lora_A[p](x)) * self.scaling for p in self.qkv_parts}
+        ref = next(iter(outs.values()))
+        return torch.cat([outs[p] if p in outs else ref.new_zeros(ref.shape) for p in QKV_PARTS], -1)
+
+
+class LoRALinear(nn.Module, LoRAMixin):
     """``y = base(x) + scaling * B(A(dropout(x)))`` around a frozen ``nn.Linear``.
 
     Args:
@@ -18,45 +88,27 @@ class LoRALinear(nn.Module):
         rank (int): Rank ``r`` of ``A: in -> r`` and ``B: r -> out``.
         alpha (float): Scaling numerator; ``scaling = alpha / rank``.
         dropout (float): Dropout on the adapter's input.
+        qkv_parts (tuple[str], optional): For a fused q/k/v linear (timm/CONCH ``attn.qkv``,
+            ``out = 3 * dim``), adapt only these thirds, e.g. ``('q', 'v')``. ``None``: the whole weight.
 
     Shapes:
         ``(*, in_features) -> (*, out_features)``.
     """
 
-    def __init__(self, base_layer: nn.Linear, rank: int, alpha: float, dropout: float = 0.):
+    def __init__(self, base_layer: nn.Linear, rank: int, alpha: float, dropout: float = 0.,
+                 qkv_parts: Optional[Sequence[str]] = None):
         super().__init__()
-        if rank <= 0:
-            raise ValueError(f'LoRA rank must be a positive integer, got {rank}')
         self.base_layer = base_layer.requires_grad_(False)
-        self.rank, self.alpha = rank, alpha
-        self.scaling = alpha / rank
+        self.init_lora(base_layer.in_features, base_layer.out_features, rank, alpha, qkv_parts,
+                       device=base_layer.weight.device, dtype=base_layer.weight.dtype)
         self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        dev, dtype = base_layer.weight.device, base_layer.weight.dtype
-        self.lora_A = nn.Linear(base_layer.in_features, rank, bias=False, device=dev, dtype=dtype)
-        self.lora_B = nn.Linear(rank, base_layer.out_features, bias=False, device=dev, dtype=dtype)
-        # Same init as HF peft: Kaiming-uniform A, zero B.
-        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
-        nn.init.zeros_(self.lora_B.weight)
         self.merged = False
 
-    @property
-    def in_features(self) -> int:
-        return self.base_layer.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.base_layer.out_features
-
-    @property
-    def weight(self) -> torch.Tensor:  # attention code that reads ``proj.weight`` keeps working
-        return self.base_layer.weight
-
-    @property
-    def bias(self) -> Optional[torch.Tensor]:
-        return self.base_layer.bias
-
-    def delta_weight(self) -> torch.Tensor:
-        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+    in_features = property(lambda self: self.base_layer.in_features)
+    out_features = property(lambda self: self.base_layer.out_features)
+    # Attention code that reads ``proj.weight`` (e.g. fused-qkv fast paths) sees the base weight.
+    weight = property(lambda self: self.base_layer.weight)
+    bias = property(lambda self: self.base_layer.bias)
 
     @torch.no_grad()
     def merge(self) -> None:
@@ -74,52 +126,83 @@ class LoRALinear(nn.Module):
         out = self.base_layer(x)
         if self.merged:
             return out
-        return out + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+        return out + self.delta_output(self.lora_dropout(x)).to(out.dtype)
 
 
-def match_modules(module: nn.Module, targets: Sequence[str], types=(nn.Linear, )) -> List[str]:
-    """Names of sub-modules of the given ``types`` whose last name component equals a target, or whose full
-    name matches a target as a regular expression (``re.fullmatch``)."""
-    names = []
-    for name, mod in module.named_modules():
-        if not isinstance(mod, types) or isinstance(mod, LoRALinear):
-            continue
-        if any(name.split('.')[-1] == t or re.fullmatch(t, name) for t in targets):
-            names.append(name)
-    return names
+def lora_layers(module: nn.Module) -> Dict[str, nn.Module]:
+    """``{name: layer}`` of every LoRA-adapted layer (linear or attention) in ``module``."""
+    from .lora_mha import LoRAMultiheadAttention
+    return {n: m for n, m in module.named_modules() if isinstance(m, (LoRALinear, LoRAMultiheadAttention))}
 
 
-def replace_module(root: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition('.')
-    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
+def merge_lora(module: nn.Module) -> int:
+    """Merge every LoRA adapter of ``module`` into its base weights; returns how many layers were merged."""
+    layers = lora_layers(module)
+    for layer in layers.values():
+        layer.merge()
+    return len(layers)
+
+
+def unmerge_lora(module: nn.Module) -> int:
+    """Undo :func:`merge_lora`; returns how many layers were unmerged."""
+    layers = lora_layers(module)
+    for layer in layers.values():
+        layer.unmerge()
+    return len(layers)
 
 
 @MODELS.register_module()
 class LoRA:
-    """Inject :class:`LoRALinear` adapters into the ``nn.Linear`` layers named by ``targets``.
+    """Inject LoRA adapters into the layers named by ``targets``.
+
+    * ``nn.Linear`` (HF CLIP ``q_proj``/``k_proj``/``v_proj``/``out_proj``, ``fc1``/``fc2``, BERT): the whole
+      weight, or with ``qkv_parts`` the chosen thirds of a fused q/k/v linear (timm/CONCH ``qkv``).
+    * ``nn.MultiheadAttention`` (open_clip ``attn``): ``in_proj_weight`` (optionally per part) and
+      ``out_proj``, as HF peft does (see :class:`LoRAMultiheadAttention`).
 
     Args:
         rank (int): LoRA rank. Defaults to 4.
         alpha (float, optional): Scaling numerator; ``None`` means ``alpha = rank`` (scaling 1, the seed
             notebook's "no scaling").
-        dropout (float): Adapter input dropout. Defaults to 0.
-        targets (list[str]): Module names (last component, e.g. ``'q_proj'``) or full-name regexes.
-            Defaults to HF CLIP's attention projections ``['q_proj', 'k_proj', 'v_proj']``.
+        dropout (float): Adapter input dropout (linears only). Defaults to 0.
+        targets (list[str]): Module names (last component, e.g. ``'q_proj'``, ``'qkv'``, ``'attn'``) or
+            full-name regexes. Defaults to HF CLIP's attention projections ``['q_proj', 'k_proj', 'v_proj']``.
+        qkv_parts (list[str], optional): Adapt only these of ``('q', 'k', 'v')`` in fused projections
+            (``qkv`` linears, ``in_proj_weight``). ``None`` adapts the whole fused weight (peft's behaviour).
+        out_proj (bool): For ``nn.MultiheadAttention`` targets, also adapt ``out_proj``. Defaults to True.
     """
 
     def __init__(self, rank: int = 4, alpha: Optional[float] = None, dropout: float = 0.,
-                 targets: Sequence[str] = ('q_proj', 'k_proj', 'v_proj')):
+                 targets: Sequence[str] = ('q_proj', 'k_proj', 'v_proj'), qkv_parts: Optional[Sequence[str]] = None,
+                 out_proj: bool = True):
+        if not isinstance(rank, int) or rank <= 0:
+            raise ValueError(f'LoRA rank must be a positive integer, got {rank!r}')
         self.rank, self.alpha, self.dropout = rank, float(rank if alpha is None else alpha), dropout
-        self.targets = list(targets)
+        self.targets = [targets] if isinstance(targets, str) else list(targets)
+        self.qkv_parts = None if qkv_parts is None else tuple(qkv_parts)
+        self.out_proj = out_proj
 
     def apply(self, module: nn.Module) -> List[str]:
-        names = match_modules(module, self.targets)
+        from .lora_mha import LoRAMultiheadAttention
+        names = match_modules(module, self.targets, (nn.Linear, nn.MultiheadAttention))
+        mha = [n for n, m in module.named_modules() if isinstance(m, nn.MultiheadAttention)]
+        inside = [n for n in names if any(n.startswith(m + '.') for m in mha)]
+        if inside:
+            raise ValueError(f'LoRA targets {self.targets} match {inside}, the out_proj of an '
+                             'nn.MultiheadAttention, whose forward never calls it: target the attention module '
+                             '(e.g. "attn"), which adapts in_proj_weight and out_proj.')
         if not names:
-            raise ValueError(f'LoRA targets {self.targets} match no nn.Linear in {module.__class__.__name__}; '
-                             'check `peft[...].targets` in the config.')
+            raise ValueError(f'LoRA targets {self.targets} match no nn.Linear or nn.MultiheadAttention in '
+                             f'{module.__class__.__name__}; check `peft[...].targets` in the config.')
         added = []
         for name in names:
-            layer = LoRALinear(module.get_submodule(name), self.rank, self.alpha, self.dropout)
+            base = module.get_submodule(name)
+            if isinstance(base, nn.MultiheadAttention):
+                layer = LoRAMultiheadAttention(base, self.rank, self.alpha, self.dropout, self.qkv_parts,
+                                               out_proj=self.out_proj)
+            else:
+                _check_parts(self.qkv_parts, base.out_features, name)
+                layer = LoRALinear(base, self.rank, self.alpha, self.dropout, self.qkv_parts)
             replace_module(module, name, layer)
-            added += [f'{name}.lora_A.weight', f'{name}.lora_B.weight']
+            added += [f'{name}.{n}' for n, p in layer.named_parameters() if p.requires_grad]
         return added

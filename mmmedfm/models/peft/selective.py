@@ -1,11 +1,12 @@
 """Selective PEFT: enable a subset of the (frozen) pretrained parameters. Selection by module type and
 parameter name, explicit and testable (timm's freeze helpers are the model)."""
 import re
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from torch import nn
 
 from mmmedfm.registry import MODELS
+from .utils import find_blocks
 
 _NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -61,3 +62,27 @@ class TrainableParams:
             raise ValueError(f'TrainableParams patterns {[p.pattern for p in self.patterns]} match no parameter '
                              f'of {module.__class__.__name__}.')
         return _enable(module, names)
+
+
+@MODELS.register_module()
+class LastKBlocks:
+    """Train the last ``k`` transformer blocks (all their parameters).
+
+    Args:
+        k (int): Number of blocks counted from the output end; ``k`` >= 1.
+        blocks (str, optional): Dotted name of the block list; ``None`` finds it by the common names
+            (``encoder.layers``, ``transformer.resblocks``, ``blocks``, ``layers``).
+    """
+
+    def __init__(self, k: int, blocks: Optional[str] = None):
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f'LastKBlocks needs k >= 1, got {k!r}')
+        self.k, self.blocks = k, blocks
+
+    def apply(self, module: nn.Module) -> List[str]:
+        name, blocks = find_blocks(module, self.blocks)
+        if self.k > len(blocks):
+            raise ValueError(f'LastKBlocks k={self.k} but {name} has only {len(blocks)} blocks')
+        first = len(blocks) - self.k
+        return _enable(module, [f'{name}.{i}.{n}' for i in range(first, len(blocks))
+                                for n, _ in blocks[i].named_parameters()])

@@ -1,20 +1,33 @@
+import os.path as osp
 from typing import Optional, Sequence, Tuple
 
 from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmmedfm.registry import MODELS
-from .hub import read_json_config
+from .hub import is_local, read_json_config
+from .open_clip_loader import open_clip_norm
 
 
-def image_norm_from_model(pretrained: str) -> Tuple[Sequence[float], Sequence[float]]:
+def image_norm_from_model(pretrained: str, model_name: Optional[str] = None
+                          ) -> Tuple[Sequence[float], Sequence[float]]:
     """Mean/std in 0-255 units, read from the model's own preprocessing config.
 
     Looks at ``preprocessor_config.json`` / ``processor_config.json`` (HF image processors) and then ``open_clip_config.json``
-    (``preprocess_cfg``), so swapping the backbone swaps the normalisation.
+    (``preprocess_cfg``), so swapping the backbone swaps the normalisation. With ``model_name`` (an open_clip
+    architecture) and ``pretrained`` a tag (``openai``) or a checkpoint file, open_clip's own values for that
+    model/tag are used. ``hf-hub:`` ids are read from the hub/cache without the prefix.
 
     Raises:
         KeyError: The model ships neither file; give ``mean``/``std`` in the config instead.
     """
+    if model_name is not None and (osp.isfile(pretrained) or not (is_local(pretrained) or '/' in pretrained)):
+        mean, std = open_clip_norm(pretrained, model_name)
+        return [255. * m for m in mean], [255. * s for s in std]
+    if osp.isfile(pretrained):
+        raise KeyError(f'Cannot read image mean/std from the checkpoint file {pretrained!r}; set '
+                       '`model.data_preprocessor.mean` and `.std` (or `model_name` for an open_clip model).')
+    if pretrained.startswith('hf-hub:'):
+        pretrained = pretrained[len('hf-hub:'):]
     hf = read_json_config(pretrained, 'preprocessor_config.json') or \
         (read_json_config(pretrained, 'processor_config.json') or {}).get('image_processor')
     if hf and 'image_mean' in hf:
@@ -36,6 +49,8 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
     Args:
         pretrained (str, optional): Hub id or local dir of the foundation model. When ``mean``/``std`` are
             not given they are read from it. :class:`VLMClassifier` fills this from its ``foundation_model``.
+        model_name (str, optional): open_clip architecture (``ViT-B-16``) when ``pretrained`` is an open_clip
+            tag (``openai``) or a checkpoint file; see :func:`image_norm_from_model`.
         mean, std (Sequence[float], optional): Explicit constants (0-255 units); override the model's.
         to_rgb (bool): Images are loaded as BGR by ``LoadImageFromFile``; VLMs expect RGB. Defaults to True.
         **kwargs: Other ``ClsDataPreprocessor`` arguments.
@@ -43,10 +58,11 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
 
     def __init__(self,
                  pretrained: Optional[str] = None,
+                 model_name: Optional[str] = None,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  to_rgb: bool = True,
                  **kwargs):
         if mean is None and pretrained is not None:
-            mean, std = image_norm_from_model(pretrained)
+            mean, std = image_norm_from_model(pretrained, model_name)
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, **kwargs)

@@ -1,0 +1,48 @@
+# PatchGastric (CITE's 3 adenocarcinoma subtypes) as downloaded: captions.csv + patches_captions/{id}_*.jpg.
+# CITE protocol: per class, 80% of the WSIs (seed 0) are held out for evaluation ('test'), the other 20% are
+# the few-shot pool ('train'); k-shot = all patches of the k WSIs per class with the most patches.
+# The split is computed in memory; to pin it in a file, run
+#   python tools/dataset_converters/patchgastric_split.py data/PatchGastric
+# and set split_file='splits/cite_eval0.8_seed0.csv' (same assignment, now inspectable).
+dataset_type = 'PatchGastricDataset'
+data_root = 'data/PatchGastric'
+split_file = None
+img_size = 224  # the backbone's input size; PLIP recipe: resize, no centre crop
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(img_size, img_size)),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='RandomRot90', prob=0.5),
+    # Optional colour jitter (off: prob=0.); enable with train_dataloader.dataset.pipeline.4.prob=0.8
+    dict(type='RandomApply', prob=0.,
+         transforms=[dict(type='ColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)]),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(img_size, img_size)),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    # k WSIs per class have unequal patch counts: draw classes equally often. For plain shuffling use
+    # sampler=dict(type='DefaultSampler', shuffle=True).
+    sampler=dict(type='ClassBalancedSampler'),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train', split_file=split_file, eval_ratio=0.8,
+                 split_seed=0, num_wsis=16, wsi_selection='most_patches', pipeline=train_pipeline),
+)
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test', split_file=split_file, eval_ratio=0.8,
+                 split_seed=0, pipeline=test_pipeline, test_mode=True),
+)
+val_evaluator = [dict(type='Accuracy', topk=(1, )), dict(type='BalancedAccuracy', num_classes=3)]
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

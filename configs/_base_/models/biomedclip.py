@@ -1,0 +1,11 @@
+# BiomedCLIP (open_clip hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224): timm ViT-B/16 @224 +
+# PubMedBERT text tower (context 256), 512-d. Offline: download the repo to a folder and set
+# model.foundation_model to it; open_clip also reads the PubMedBERT config
+# (microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract) from the HF cache to build the text tower.
+model = dict(
+    type='VLMClassifier',
+    foundation_model='hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224',
+    data_preprocessor=dict(type='VLMDataPreprocessor'),
+    backbone=dict(type='OpenCLIPVision', out_type='embedding', normalize=True),
+    head=dict(type='TextEmbeddingHead', text_encoder=dict(type='OpenCLIPText')),
+)

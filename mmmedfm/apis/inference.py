@@ -1,0 +1,234 @@
+"""Inference from a config + checkpoint: build the model, read image lists, batched class probabilities.
+
+``predict(config, checkpoint, inputs)`` is the notebook entry point (``tools/predict.py`` is its CLI);
+``init_model`` / ``infer_logits`` are shared by the calibration and ensemble tools.
+"""
+import glob
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import nn
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
+PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
+SLIDE_COLUMNS = ('wsi_id', 'slide_id', 'slide', 'wsi')
+
+__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of']
+
+
+def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
+    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
+    """Load a checkpoint non-strictly and say what did not match.
+
+    Checkpoints may hold only the trainable parameters (PEFT): keys of the model that the file lacks are fine
+    as long as they are frozen (they come from the foundation model, loaded in the constructor). Missing
+    *trainable* parameters and keys the model does not have are reported as warnings: they usually mean the
+    checkpoint belongs to another config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
+
+    Returns:
+        dict: ``missing`` (all model keys absent from the file), ``missing_trainable``, ``unexpected``.
+    """
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{checkpoint}: expected a state dict of tensors (or a dict with `state_dict`).')
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    result = model.load_state_dict(state, strict=False)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    report = dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys),
+                  missing_trainable=[k for k in result.missing_keys if k in trainable])
+    print_log(f'Loaded {len(state) - len(report["unexpected"])} tensors from {checkpoint}; '
+              f'{len(report["missing"])} model keys not in the file (frozen foundation weights are expected '
+              'to be missing from trainable-only checkpoints).', logger='current')
+    if report['unexpected']:
+        print_log(f'{checkpoint}: {len(report["unexpected"])} keys the model does not have (ignored): '
+                  f'{report["unexpected"][:10]}', logger='current', level=30)
+    if report['missing_trainable']:
+        print_log(f'{checkpoint}: lacks {len(report["missing_trainable"])} trainable parameters (left at '
+                  f'their initial values): {report["missing_trainable"][:10]}', logger='current', level=30)
+    return report
+
+
+def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, device: Optional[str] = None,
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build ``cfg.model`` in eval mode on ``device`` (CUDA if available) and load ``checkpoint`` if given.
+
+    The loaded config is kept as ``model.cfg`` and the load report as ``model.load_report``.
+    """
+    from mmmedfm.registry import MODELS
+    from mmmedfm.utils import register_all_modules
+    register_all_modules()
+    cfg = _config(config, cfg_options)
+    model = MODELS.build(cfg.model)
+    model.load_report = load_weights(model, checkpoint) if checkpoint else None
+    model.cfg = cfg
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    return model.to(device).eval()
+
+
+def class_names_of(model: nn.Module) -> List[str]:
+    """Class names from the head (``class_names``) or the test dataset's metainfo, else indices."""
+    names = getattr(getattr(model, 'head', None), 'class_names', None)
+    if not names:
+        from mmmedfm.registry import DATASETS
+        cfg = getattr(model, 'cfg', None)
+        ds_type = cfg.test_dataloader.dataset.type if cfg is not None and 'test_dataloader' in cfg else None
+        names = (getattr(DATASETS.get(ds_type), 'METAINFO', {}) if ds_type else {}).get('classes')
+    if not names:
+        names = [str(i) for i in range(model.head.num_classes)]
+    return [str(n) for n in names]
+
+
+def _pick(columns: Sequence[str], wanted: Optional[str], candidates: Sequence[str], source: str,
+          required: bool) -> Optional[str]:
+    if wanted is not None:
+        if wanted not in columns:
+            raise KeyError(f'{source}: no column {wanted!r} (columns: {list(columns)}).')
+        return wanted
+    lower = {c.lower(): c for c in columns}
+    found = next((lower[c] for c in candidates if c in lower), None)
+    if found is None and required:
+        raise KeyError(f'{source}: no image path column; name it one of {list(candidates)} or pass '
+                       f'path_column (columns: {list(columns)}).')
+    return found
+
+
+def read_inputs(inputs: Union[str, Sequence[str]], path_column: Optional[str] = None,
+                slide_column: Optional[str] = None, img_root: Optional[str] = None) -> List[dict]:
+    """Turn an image, a folder (searched recursively), a CSV/XLSX list or a list of paths into
+    ``[{'img_path': ..., 'wsi_id': ...?}, ...]``.
+
+    Spreadsheet paths are relative to ``img_root`` (default: the spreadsheet's folder). The optional slide id
+    column (``wsi_id``/``slide_id``/``slide``/``wsi`` or ``slide_column``) is carried to the output.
+
+    Raises:
+        FileNotFoundError: An input or listed image does not exist (the first missing row is named).
+    """
+    if not isinstance(inputs, str):
+        items = [dict(img_path=str(p)) for p in inputs]
+        source = 'inputs'
+    elif osp.isdir(inputs):
+        items = [dict(img_path=p) for p in sorted(glob.glob(osp.join(inputs, '**', '*'), recursive=True))
+                 if p.lower().endswith(IMG_EXTENSIONS)]
+        if not items:
+            raise FileNotFoundError(f'No images ({", ".join(IMG_EXTENSIONS)}) under folder {inputs}.')
+        source = inputs
+    elif inputs.lower().endswith(('.csv', '.xlsx', '.xls')):
+        if not osp.isfile(inputs):
+            raise FileNotFoundError(f'Input list not found: {inputs}')
+        df = pd.read_csv(inputs) if inputs.lower().endswith('.csv') else pd.read_excel(inputs)
+        col = _pick(df.columns, path_column, PATH_COLUMNS, inputs, required=True)
+        scol = _pick(df.columns, slide_column, SLIDE_COLUMNS, inputs, required=False)
+        root = img_root if img_root is not None else osp.dirname(osp.abspath(inputs))
+        items = []
+        for i, row in enumerate(df.itertuples(index=False)):
+            value = getattr(row, col) if col.isidentifier() else row[list(df.columns).index(col)]
+            if pd.isna(value):
+                raise ValueError(f'{inputs}: row {i + 2} has an empty {col!r}.')
+            item = dict(img_path=osp.join(root, str(value)), row=i + 2)
+            if scol is not None:
+                item['wsi_id'] = str(row[list(df.columns).index(scol)])
+            items.append(item)
+        source = inputs
+    else:
+        items, source = [dict(img_path=inputs)], 'input'
+    for item in items:
+        if not osp.isfile(item['img_path']):
+            where = f' (row {item["row"]})' if 'row' in item else ''
+            raise FileNotFoundError(f'{source}{where}: image not found: {item["img_path"]}')
+        item.pop('row', None)
+    return items
+
+
+class _ListDataset(torch.utils.data.Dataset):
+
+    def __init__(self, items: List[dict], pipeline):
+        self.items, self.pipeline = items, Compose(pipeline)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.pipeline(dict(self.items[i], sample_idx=i))
+
+
+@torch.no_grad()
+def infer_logits(model: nn.Module, dataset, batch_size: int = 32, num_workers: int = 0,
+                 progress: bool = True, desc: str = 'predict') -> Tuple[np.ndarray, List[dict]]:
+    """``(N, C)`` logits of every item of a dataset whose items are packed ``{'inputs', 'data_samples'}``
+    (an mmmedfm dataset or the internal list dataset), and each item's metainfo, in dataset order."""
+    from tqdm import tqdm
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                                         collate_fn=pseudo_collate)
+    logits, metas = [], []
+    for batch in tqdm(loader, desc=desc, unit='batch', disable=not progress):
+        data = model.data_preprocessor(batch, False)
+        logits.append(model(data['inputs'], data['data_samples'], mode='tensor').float().cpu())
+        metas += [s.metainfo for s in batch['data_samples']]
+    return torch.cat(logits).numpy() if logits else np.zeros((0, model.head.num_classes)), metas
+
+
+def infer_split(model: nn.Module, split: str = 'test', batch_size: int = 32, num_workers: int = 0,
+                ann_file: Optional[str] = None, progress: bool = True) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+    """Logits ``(N, C)``, labels ``(N,)`` and metainfo of the config's ``{split}_dataloader`` dataset
+    (``ann_file`` replaces its annotation file, e.g. a held-out calibration split)."""
+    from mmmedfm.registry import DATASETS
+    key = f'{split}_dataloader'
+    if key not in model.cfg or model.cfg[key] is None:
+        raise KeyError(f'The config has no {key}.')
+    ds_cfg = model.cfg[key].dataset.copy()
+    if ann_file is not None:
+        ds_cfg.ann_file = ann_file
+    dataset = DATASETS.build(ds_cfg)
+    logits, metas = infer_logits(model, dataset, batch_size, num_workers, progress, desc=split)
+    return logits, np.asarray(dataset.get_gt_labels()), metas
+
+
+def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union[str, Sequence[str]],
+            batch_size: int = 32, device: Optional[str] = None, cfg_options: Optional[dict] = None,
+            path_column: Optional[str] = None, slide_column: Optional[str] = None,
+            img_root: Optional[str] = None, num_workers: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Class probabilities for images, one row each, with the config's test pipeline.
+
+    Args:
+        config (str | Config): Model config (its ``model`` and ``test_dataloader.dataset.pipeline`` are used).
+        checkpoint (str, optional): Checkpoint (full or trainable-only); None for a zero-shot model.
+        inputs (str | list[str]): Image, folder, CSV/XLSX list or list of paths; see :func:`read_inputs`.
+        batch_size (int): Images per forward pass. Defaults to 32.
+        device (str, optional): Defaults to CUDA if available, else CPU.
+        cfg_options (dict, optional): Config overrides (``--cfg-options`` style keys).
+        path_column, slide_column, img_root: For spreadsheet inputs; see :func:`read_inputs`.
+        num_workers (int): Data-loading workers. Defaults to 0.
+        progress (bool): Show a tqdm progress bar. Defaults to True.
+
+    Returns:
+        pandas.DataFrame: ``path``, ``wsi_id`` (when given), ``pred_label`` (index), ``pred_class`` (name),
+        ``prob_{class}`` per class (softmax of the model's logits, as in ``model.predict``).
+    """
+    model = init_model(config, checkpoint, device, cfg_options)
+    items = read_inputs(inputs, path_column, slide_column, img_root)
+    pipeline = model.cfg.test_dataloader.dataset.pipeline
+    logits, _ = infer_logits(model, _ListDataset(items, pipeline), batch_size, num_workers, progress)
+    probs = torch.from_numpy(logits).softmax(-1).numpy()
+    names = class_names_of(model)
+    df = pd.DataFrame(dict(path=[it['img_path'] for it in items]))
+    if any('wsi_id' in it for it in items):
+        df['wsi_id'] = [it.get('wsi_id') for it in items]
+    df['pred_label'] = probs.argmax(1)
+    df['pred_class'] = [names[i] for i in df['pred_label']]
+    for j, name in enumerate(names):
+        df[f'prob_{name}'] = probs[:, j]
+    return df

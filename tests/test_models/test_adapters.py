@@ -1,0 +1,165 @@
+"""Black-box adapters on synthetic cached features: numbers against sklearn / hand formulas."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmmedfm.models.adapters import (CLAP, CLIPAdapter, LinearProbe, LPPlusPlus, TipAdapter, TipAdapterF,
+                                     ZeroShotAdapter, ZSLinearProbe, clap_multipliers, clap_penalty,
+                                     fit_logistic_regression, holdout_split)
+from mmmedfm.registry import MODELS
+from mmmedfm.utils.synthetic_features import make_synthetic_features
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny matrices: one thread avoids oversubscription on shared CPUs.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope='module')
+def data():
+    train, text = make_synthetic_features(per_class=20, seed=0)
+    test, _ = make_synthetic_features(per_class=50, seed=1, split='test')
+    idx = torch.cat([(train.labels == c).nonzero().flatten()[:8] for c in range(4)])
+    return (train.features[idx], train.labels[idx]), test, text
+
+
+def zero_shot_probs(x, text, scale=100.):
+    return (scale * x @ F.normalize(text, dim=-1).t()).softmax(-1)
+
+
+@pytest.mark.parametrize('C', [0.5, 10.])
+def test_linear_probe_matches_sklearn(data, C):
+    from sklearn.linear_model import LogisticRegression
+    (x, y), test, text = data
+    probe = LinearProbe(C=C).fit((x, y), text, 100.)
+    ref = LogisticRegression(C=C, max_iter=5000, tol=1e-10).fit(x.double().numpy(), y.numpy())
+    assert (probe.predict_proba(test.features).argmax(1).numpy() == ref.predict(test.features.double().numpy())).all()
+    np.testing.assert_allclose(probe.predict_proba(test.features).numpy(),
+                               ref.predict_proba(test.features.double().numpy()), atol=2e-3)
+
+
+def test_linear_probe_searches_C_on_support_only(data):
+    (x, y), test, text = data
+    probe = LinearProbe(C_grid=(0.01, 1., 100.)).fit((x, y), text, 100.)
+    tr, va = holdout_split(y, 0)
+    scores = []
+    for c in (0.01, 1., 100.):  # independent re-run of the search on the same held-out support split
+        w, b = fit_logistic_regression(x[tr], y[tr], 4, c)
+        pred = (x[va] @ w.t() + b).argmax(1)
+        scores.append(np.mean([(pred[y[va] == k] == k).float().mean() for k in range(4)]))
+    assert probe.selected_C == (0.01, 1., 100.)[int(np.argmax(scores))]
+    one_shot = LinearProbe(default_C=3.).fit((x[::8], y[::8]), text, 100.)
+    assert one_shot.selected_C == 3.  # 1 shot per class: nothing to hold out, default used
+
+
+def test_holdout_split_is_disjoint_and_stratified():
+    y = torch.arange(3).repeat_interleave(8)
+    tr, va = holdout_split(y, seed=3)
+    assert set(tr.tolist()).isdisjoint(va.tolist()) and len(tr) + len(va) == 24
+    assert torch.bincount(y[va]).tolist() == [2, 2, 2]
+    assert holdout_split(torch.arange(3), seed=0) is None
+
+
+def test_zero_shot_adapter(data):
+    (x, y), test, text = data
+    probs = ZeroShotAdapter().fit((x, y), text, 50.).predict_proba(test.features)
+    torch.testing.assert_close(probs, zero_shot_probs(test.features, text, 50.))
+
+
+def test_zs_lp_step0_is_zero_shot_and_training_moves(data):
+    (x, y), test, text = data
+    zs = zero_shot_probs(test.features, text)
+    torch.testing.assert_close(ZSLinearProbe(epochs=0).fit((x, y), text, 100.).predict_proba(test.features), zs)
+    trained = ZSLinearProbe(epochs=20).fit((x, y), text, 100.)
+    assert trained.history[-1] < trained.history[0]
+    assert not torch.allclose(trained.predict_proba(test.features), zs)
+
+
+def test_clap_penalty_hand_example():
+    w = torch.tensor([[1., 0.], [0., 2.], [3., 4.]])
+    t = torch.tensor([[0., 0.], [0., 0.], [0., 4.]])
+    lam = torch.tensor([0.5, 0.25, 1.])
+    # (0.5 * 1 + 0.25 * 4 + 1 * 9) / 3
+    assert float(clap_penalty(w, t, lam)) == pytest.approx(10.5 / 3)
+
+
+def test_clap_multipliers_and_loss(data):
+    (x, y), test, text = data
+    logits = 100. * x @ F.normalize(text, dim=-1).t()
+    lam = clap_multipliers(logits, y, 4)
+    p = logits.softmax(-1).numpy()
+    for c in range(4):
+        assert float(lam[c]) == pytest.approx(p[y.numpy() == c, c].mean(), rel=1e-5)
+    clap = CLAP(epochs=5).fit((x, y), text, 100.)
+    torch.testing.assert_close(clap.lambdas, lam)
+    with torch.no_grad():
+        expected = F.cross_entropy(clap(x), y) + clap_penalty(clap.prototypes, F.normalize(text, dim=-1), lam)
+        torch.testing.assert_close(clap.loss(x, y), expected)
+    # The constraint keeps the prototypes closer to zero-shot than an unconstrained ZS-LP with the same schedule.
+    free = ZSLinearProbe(epochs=300, lr=0.1, batch_size=256, cosine=True).fit((x, y), text, 100.)
+    clap = CLAP().fit((x, y), text, 100.)
+    zs = F.normalize(text, dim=-1)
+    assert (clap.prototypes - zs).norm() < (free.prototypes - zs).norm()
+
+
+@pytest.mark.parametrize('alpha,beta', [(0., 5.5), (3., 0.)])
+def test_tip_adapter_limits_are_zero_shot(data, alpha, beta):
+    (x, y), test, text = data  # class-balanced support: beta=0 adds the same alpha*k to every class
+    tip = TipAdapter(alpha=alpha, beta=beta).fit((x, y), text, 100.)
+    torch.testing.assert_close(tip.predict_proba(test.features), zero_shot_probs(test.features, text))
+
+
+def test_tip_adapter_formula_and_search(data):
+    (x, y), test, text = data
+    tip = TipAdapter(alpha=2., beta=4.).fit((x, y), text, 100.)
+    f = test.features[:5]
+    aff = torch.exp(-4. * (1 - f @ x.t()))
+    expected = 100. * f @ F.normalize(text, dim=-1).t() + 2. * aff @ F.one_hot(y, 4).float()
+    torch.testing.assert_close(tip(f), expected)
+    searched = TipAdapter(alpha_grid=(0.5, 5.), beta_grid=(2., 9.)).fit((x, y), text, 100.)
+    assert searched.alpha_ in (0.5, 5.) and searched.beta_ in (2., 9.)
+    tipf = TipAdapterF(epochs=10).fit((x, y), text, 100.)
+    assert tipf.history[-1] < tipf.history[0]
+    assert not torch.equal(tipf.keys.detach(), x)
+
+
+def test_clip_adapter_residual(data):
+    (x, y), test, text = data
+    ad = CLIPAdapter(alpha=0., epochs=2).fit((x, y), text, 100.)
+    torch.testing.assert_close(ad.predict_proba(test.features), zero_shot_probs(test.features, text))
+    ad = CLIPAdapter(epochs=30, lr=0.05).fit((x, y), text, 100.)
+    assert ad.mlp[0].weight.shape == (8, 32) and ad.history[-1] < ad.history[0]
+    with torch.no_grad():
+        v = F.normalize(0.8 * test.features + 0.2 * ad.mlp(test.features), dim=-1)
+        torch.testing.assert_close(ad(test.features), 100. * v @ F.normalize(text, dim=-1).t())
+
+
+def test_lp_plus_plus(data):
+    (x, y), test, text = data
+    lpp = LPPlusPlus(epochs=0).fit((x, y), text, 100.)
+    centroids = torch.stack([x[y == c].mean(0) for c in range(4)])
+    torch.testing.assert_close(lpp.weight.detach(), centroids)
+    own = torch.stack([(x[y == c] @ F.normalize(text, dim=-1)[c]).mean() for c in range(4)])
+    torch.testing.assert_close(lpp.alpha.detach(), torch.full((4,), 250 * float(own.mean())))
+    lpp = LPPlusPlus().fit((x, y), text, 100.)
+    assert lpp.history[-1] < lpp.history[0]
+    acc = (lpp.predict_proba(test.features).argmax(1) == test.labels).float().mean()
+    assert acc > 0.5  # 4 classes: well above chance on separable clusters
+
+
+@pytest.mark.parametrize('cfg', [dict(type='LinearProbe'), dict(type='ZSLinearProbe', epochs=5),
+                                 dict(type='CLAP', epochs=5), dict(type='CLIPAdapter', epochs=3),
+                                 dict(type='TipAdapterF', epochs=3), dict(type='LPPlusPlus', epochs=20)])
+def test_same_seed_same_numbers(data, cfg):
+    (x, y), test, text = data
+    runs = [MODELS.build(dict(cfg, seed=s)).fit((x, y), text, 100.).predict_proba(test.features)
+            for s in (7, 7)]
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+    if cfg['type'] == 'CLIPAdapter':
+        other = MODELS.build(dict(cfg, seed=8)).fit((x, y), text, 100.).predict_proba(test.features)
+        assert not torch.equal(runs[0], other)

@@ -1,0 +1,88 @@
+"""Sweep wall time with the feature cache versus re-encoding the images for every run, on the same data.
+
+    python tools/analysis/benchmark_sweep.py [--config configs/demo/plip_lora_16shot_demo.py] \
+        [--methods ZSLinearProbe CLAP] [--shots 1 4 16] [--seeds 1 2 3]
+
+"cached": extract the pool/test features once (``extract_features``), then fit every cell on them.
+"re-encoding": every cell extracts its own features into an empty cache (what per-run notebooks do), then fits.
+Prints both wall times and the ratio (target >= 20x).
+"""
+import argparse
+import os.path as osp
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+
+from mmmedfm.utils import register_all_modules  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Cached-feature sweep vs re-encoding per run')
+    parser.add_argument('--config', default='configs/demo/plip_lora_16shot_demo.py')
+    parser.add_argument('--methods', nargs='+', default=['ZSLinearProbe', 'CLAP', 'TipAdapter'])
+    parser.add_argument('--shots', nargs='+', type=int, default=[1, 4, 16])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
+    parser.add_argument('--batch-size', type=int, default=64)
+    return parser.parse_args(argv)
+
+
+def run_cell(tool, features, zs, scale, method, k, seed):
+    from mmmedfm.registry import MODELS
+    pool, test = features
+    idx = tool.support_indices(pool.labels, k, seed, list(pool.classes))
+    adapter = MODELS.build(dict(type=method, seed=seed))
+    adapter.fit((pool.features[idx], pool.labels[idx]), zs, scale, class_names=pool.classes)
+    adapter.predict_proba(test.features)
+
+
+def _sweep_tool():
+    import importlib.util
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'sweep.py')
+    spec = importlib.util.spec_from_file_location('sweep_tool', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_all_modules()
+    from mmmedfm.apis.features import extract_features, zero_shot_classifier  # issue 5
+    tool = _sweep_tool()
+    cfg = tool.pool_config(tool.backbone_config(dict(config=args.config)))
+    zs, scale = zero_shot_classifier(cfg)
+    cells = [(m, k, s) for m in args.methods for k in args.shots for s in args.seeds]
+    n_cells = len(cells)
+
+    def extract(cache_dir):
+        return tuple(extract_features(cfg, split, cache_dir=cache_dir, batch_size=args.batch_size, progress=False)
+                     for split in ('train', 'test'))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        features = extract(osp.join(tmp, 'cache'))
+        for cell in cells:
+            run_cell(tool, features, zs, scale, *cell)
+        cached = time.perf_counter() - start
+
+        start = time.perf_counter()
+        for i, cell in enumerate(cells):
+            features = extract(osp.join(tmp, f'run{i}'))  # an empty cache: every run re-encodes
+            run_cell(tool, features, zs, scale, *cell)
+        reencode = time.perf_counter() - start
+
+    n_images = len(features[0].labels) + len(features[1].labels)
+    print(f'{n_cells} cells ({args.methods} x shots {args.shots} x seeds {args.seeds}), {n_images} images, '
+          f'torch threads {torch.get_num_threads()}')
+    print(f'cached features : {cached:8.2f} s (one extraction + {n_cells} fits)')
+    print(f're-encoding     : {reencode:8.2f} s ({n_cells} extractions + fits)')
+    print(f'speed-up        : {reencode / cached:8.1f}x (target >= 20x)')
+    return reencode / cached
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,52 @@
+"""Write a full checkpoint with the LoRA adapters merged into the base weights (plain backbone keys).
+
+    python tools/misc/merge_peft.py CONFIG CKPT --out merged.pth [--cfg-options k=v ...]
+
+The model is built from CONFIG (pretrained weights + PEFT layers), CKPT (usually trainable-only) is put on
+top, LoRA is merged, and the state dict is saved without ``lora_`` keys or ``base_layer`` levels: it loads
+into the same config with the LoRA entry removed from ``model.backbone.peft``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmmedfm.models.peft.checkpoint import complete_state_dict, merged_state_dict, plain  # noqa: E402
+from mmmedfm.registry import MODELS  # noqa: E402
+from mmmedfm.utils import register_all_modules  # noqa: E402
+from mmmedfm.utils.compat import safe_torch_load  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Merge LoRA adapters into a full checkpoint')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='output .pth file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    if osp.abspath(args.out) == osp.abspath(args.checkpoint):
+        raise ValueError(f'--out {args.out} would overwrite the input checkpoint')
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = MODELS.build(cfg.model)
+    ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
+    model.load_state_dict(complete_state_dict(model, ckpt.get('state_dict', ckpt), args.checkpoint))
+    state = merged_state_dict(model)
+    meta = dict(ckpt.get('meta', {}).get('mmmedfm_base', {}), merged=True, merged_from=args.checkpoint)
+    torch.save(dict(meta=dict(mmmedfm_base=plain(meta)), state_dict=state), args.out)
+    print(f'Merged checkpoint ({len(state)} tensors) written to {args.out}')
+    return args.out
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,58 @@
+"""Predict class probabilities for images: one CSV row per image.
+
+    python tools/predict.py CONFIG CHECKPOINT INPUT --out preds.csv
+
+INPUT is an image, a folder (searched recursively) or a CSV/XLSX list with a path column (``path``,
+``img_path``, ``image_path``, ``image``, ``filename``, ``file`` or ``image_name``; ``--path-column`` to choose)
+and optionally a slide id column (``wsi_id``, ``slide_id``, ``slide``, ``wsi``). CHECKPOINT may hold only the
+trainable parameters (PEFT); ``none`` runs the zero-shot model of the config.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
+
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.apis import predict  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Predict class probabilities for images')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the zero-shot model")
+    parser.add_argument('input', help='image, folder, or CSV/XLSX list of images')
+    parser.add_argument('--out', required=True, help='output CSV file')
+    parser.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--num-workers', type=int, default=0)
+    parser.add_argument('--device', help='e.g. cuda:0 or cpu (default: cuda if available)')
+    parser.add_argument('--path-column', help='image path column of a CSV/XLSX input')
+    parser.add_argument('--slide-column', help='slide id column of a CSV/XLSX input')
+    parser.add_argument('--img-root', help='folder that CSV/XLSX paths are relative to (default: its folder)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file not found: {args.config}')
+    if osp.exists(args.out) and not args.overwrite:
+        raise FileExistsError(f'{args.out} exists; pass --overwrite to replace it.')
+    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
+    df = predict(args.config, checkpoint, args.input, batch_size=args.batch_size, device=args.device,
+                 cfg_options=args.cfg_options, path_column=args.path_column, slide_column=args.slide_column,
+                 img_root=args.img_root, num_workers=args.num_workers)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    df.to_csv(args.out, index=False)
+    print(f'{len(df)} predictions written to {args.out}')
+    return df
+
+
+if __name__ == '__main__':
+    main()

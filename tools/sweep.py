@@ -1,0 +1,319 @@
+"""Few-shot sweep: methods x shots x seeds (x backbones) into one resumable results file.
+
+    python tools/sweep.py configs/sweeps/demo_adapters.py [--out-dir DIR] [--cfg-options k=v ...]
+
+Black-box adapters (``method.adapter``) run in-process on cached features (``mmmedfm.apis.extract_features``:
+image features are computed once per backbone, then every cell takes seconds). PEFT/CITE methods
+(``method.train_config``) run as full ``tools/train.py`` subprocesses, sequentially or one per GPU listed in
+``gpus``. Every finished cell is one line of ``<out_dir>/results.jsonl`` (method, backbone, dataset, shots, seed,
+every metric, wall time, confusion matrix) and re-running skips the cells already there. Each cell also stores
+``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}``. ``results.csv`` is rewritten at the end.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import queue
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
+from functools import lru_cache
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmmedfm.utils import register_all_modules  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Run a few-shot sweep (resumable)')
+    parser.add_argument('config', help='sweep config (.py): backbones, methods, shots, seeds, out_dir')
+    parser.add_argument('--out-dir', help='override out_dir of the sweep config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override sweep config keys')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    return parser.parse_args(argv)
+
+
+def backbone_config(backbone: dict) -> Config:
+    """The backbone's experiment config with its ``cfg_options`` applied."""
+    cfg = Config.fromfile(backbone['config'])
+    cfg.merge_from_dict(backbone.get('cfg_options', {}))
+    return cfg
+
+
+def pool_config(cfg: Config) -> Config:
+    """The config whose ``train`` split is the whole few-shot pool: no shot sampling, the test pipeline (no
+    augmentation), so cached pool features are deterministic; supports are drawn from it per cell."""
+    cfg = deepcopy(cfg)
+    cfg.train_dataloader.dataset.num_shots = None
+    cfg.train_dataloader.dataset.pipeline = deepcopy(cfg.test_dataloader.dataset.pipeline)
+    return cfg
+
+
+def load_features(backbone: dict, cache_dir: str):
+    """``(pool FeatureSet, test FeatureSet, zs_weights (C, D), logit_scale, cfg)`` for one backbone (cached)."""
+    from mmmedfm.apis.features import extract_features, zero_shot_classifier  # issue 5
+    cfg = pool_config(backbone_config(backbone))
+    pool = extract_features(cfg, 'train', cache_dir=cache_dir)
+    test = extract_features(cfg, 'test', cache_dir=cache_dir)
+    zs, scale = zero_shot_classifier(cfg)
+    return pool, test, zs, scale, cfg
+
+
+def compute_metrics(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> dict:
+    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` plus the confusion matrix."""
+    from mmmedfm.evaluation.functional import classification_metrics, confusion
+    metrics = {k: float(v) for k, v in classification_metrics(y_true, probs, num_classes=num_classes).items()}
+    metrics['confusion_matrix'] = confusion(y_true, probs.argmax(1), num_classes).tolist()
+    return metrics
+
+
+@lru_cache(1)
+def env_info() -> dict:
+    import mmengine
+    import mmpretrain
+    import sklearn
+    import transformers
+    from mmmedfm.version import __version__
+    return dict(python=platform.python_version(), platform=platform.platform(), torch=torch.__version__,
+                cuda=torch.version.cuda, mmengine=mmengine.__version__, mmpretrain=mmpretrain.__version__,
+                transformers=transformers.__version__, sklearn=sklearn.__version__, numpy=np.__version__,
+                mmmedfm=__version__)
+
+
+def cell_id(backbone: str, method: str, shots: int, seed: int) -> str:
+    safe = ''.join(ch if ch.isalnum() or ch in '-_.+' else '-' for ch in f'{backbone}__{method}')
+    return f'{safe}__{shots}shot__seed{seed}'
+
+
+def read_rows(results: str) -> list:
+    """Rows of the results JSONL; a truncated line left by a killed run is skipped."""
+    rows = []
+    if osp.isfile(results):
+        with open(results) as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and 'cell_id' in row:
+                    rows.append(row)
+    return rows
+
+
+def read_done(results: str) -> set:
+    """Cell ids already in the results JSONL."""
+    return {r['cell_id'] for r in read_rows(results)}
+
+
+def start_new_line(path: str) -> None:
+    """Make the next append start on a fresh line (a killed run may have left a partial last line)."""
+    if osp.isfile(path) and osp.getsize(path):
+        with open(path, 'rb+') as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b'\n':
+                f.write(b'\n')
+
+
+def write_cell_files(cell_dir: str, cell_cfg: dict, support_rows: list) -> None:
+    import pandas as pd
+    os.makedirs(cell_dir, exist_ok=True)
+    Config(cell_cfg).dump(osp.join(cell_dir, 'config.py'))
+    pd.DataFrame(support_rows).to_csv(osp.join(cell_dir, 'support.csv'), index=False)
+    with open(osp.join(cell_dir, 'env.json'), 'w') as f:
+        json.dump(env_info(), f, indent=1)
+
+
+def support_indices(labels, shots: int, seed: int, classes) -> list:
+    """Indices of the ``shots``-per-class support, drawn like the datasets do (seeded, nested over shots)."""
+    from mmmedfm.datasets.few_shot import sample_few_shot
+    pool = [dict(gt_label=int(y), index=i) for i, y in enumerate(labels.tolist())]
+    return [d['index'] for d in sample_few_shot(pool, shots, seed, classes)]
+
+
+def fill_pretrained(method_cfg: dict, foundation_model) -> dict:
+    """Give ``text_encoder`` configs (CoOp) the backbone's foundation model, like ``VLMClassifier`` does."""
+    cfg = deepcopy(method_cfg)
+    if isinstance(cfg.get('text_encoder'), dict) and cfg['text_encoder'].get('pretrained') is None:
+        cfg['text_encoder']['pretrained'] = foundation_model
+    return cfg
+
+
+class AdapterCells:
+    """Runs adapter cells of one backbone on its cached features (text towers built once and shared)."""
+
+    def __init__(self, backbone: dict, cache_dir: str):
+        self.backbone = backbone
+        self.pool, self.test, zs, self.scale, self.cfg = load_features(backbone, cache_dir)
+        self.zs = torch.as_tensor(zs).float()
+        self.text_encoders = {}
+
+    def build(self, method: dict, seed: int):
+        from mmmedfm.registry import MODELS
+        adapter_cfg = fill_pretrained(method['adapter'], self.cfg.get('model', {}).get('foundation_model'))
+        build_cfg = dict(adapter_cfg, seed=seed)
+        if isinstance(adapter_cfg.get('text_encoder'), dict):
+            key = json.dumps(adapter_cfg['text_encoder'], sort_keys=True)
+            if key not in self.text_encoders:
+                self.text_encoders[key] = MODELS.build(adapter_cfg['text_encoder'])
+            build_cfg['text_encoder'] = self.text_encoders[key]
+        return MODELS.build(build_cfg), dict(adapter_cfg, seed=seed)
+
+    def run(self, method: dict, shots: int, seed: int, cell_dir: str) -> dict:
+        pool, classes = self.pool, list(self.pool.classes)
+        idx = support_indices(pool.labels, shots, seed, classes)
+        start = time.perf_counter()
+        adapter, adapter_cfg = self.build(method, seed)
+        support = (pool.features[idx], pool.labels[idx])
+        adapter.fit(support, self.zs, self.scale, class_names=classes)
+        probs = adapter.predict_proba(self.test.features).numpy()
+        wall = time.perf_counter() - start
+        row = compute_metrics(self.test.labels.numpy(), probs, len(classes))
+        chosen = {k: getattr(adapter, a) for k, a in (('C', 'selected_C'), ('alpha', 'alpha_'), ('beta', 'beta_'))
+                  if hasattr(adapter, a)}
+        support_rows = [dict(image_id=pool.image_ids[i], wsi_id=pool.wsi_ids[i], label=int(pool.labels[i]),
+                             class_name=classes[int(pool.labels[i])]) for i in idx]
+        write_cell_files(cell_dir, dict(backbone=self.backbone, method=dict(method, adapter=adapter_cfg),
+                                        shots=shots, seed=seed, selected_hparams=chosen), support_rows)
+        return dict(row, wall_time_s=wall, num_support=len(idx), num_test=len(probs), selected_hparams=chosen)
+
+
+def last_val_metrics(work_dir: str) -> dict:
+    """The last validation line MMEngine wrote to ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
+    import glob
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'No {work_dir}/*/vis_data/scalars.json: the training run wrote no metrics.')
+    last = {}
+    with open(files[-1]) as f:
+        for line in f:
+            entry = json.loads(line)
+            if 'loss' not in entry and 'lr' not in entry:
+                last = entry
+    if not last:
+        raise ValueError(f'{files[-1]} has no validation line: is validation disabled in the training config?')
+    return {k.split('/')[-1]: v for k, v in last.items() if k not in ('step', 'epoch', 'iter')}
+
+
+def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir: str, gpu=None) -> dict:
+    """One PEFT/CITE cell: a full ``tools/train.py`` run of ``method.train_config`` (validation at the end)."""
+    from mmmedfm.registry import DATASETS
+    opts = dict(backbone.get('cfg_options', {}), **method.get('cfg_options', {}))
+    opts.update({'train_dataloader.dataset.num_shots': shots, 'train_dataloader.dataset.shot_seed': seed,
+                 'randomness.seed': seed})
+    cfg = Config.fromfile(method['train_config'])
+    cfg.merge_from_dict(opts)
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
+    support_rows = [dict(image_id=osp.basename(d['img_path']), wsi_id=d.get('wsi_id', ''), label=int(d['gt_label']))
+                    for d in (dataset.get_data_info(i) for i in range(len(dataset)))]
+    write_cell_files(cell_dir, cfg.to_dict(), support_rows)
+    work_dir = osp.join(cell_dir, 'work_dir')
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), method['train_config'], '--work-dir', work_dir,
+           '--cfg-options'] + [f'{k}={v}'.replace(' ', '') for k, v in opts.items()] + method.get('train_args', [])
+    env = dict(os.environ, **({'CUDA_VISIBLE_DEVICES': str(gpu)} if gpu is not None else {}))
+    start = time.perf_counter()
+    with open(osp.join(cell_dir, 'train.log'), 'w') as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    if proc.returncode:
+        raise RuntimeError(f'Training cell {osp.basename(cell_dir)} failed (exit {proc.returncode}); '
+                           f'see {cell_dir}/train.log')
+    metrics = {k: (v / 100 if k in ('accuracy', 'balanced_accuracy') and v > 1 else v)
+               for k, v in last_val_metrics(work_dir).items()}
+    return dict(metrics, wall_time_s=time.perf_counter() - start, num_support=len(support_rows))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_all_modules()
+    sweep = Config.fromfile(args.config)
+    if args.cfg_options:
+        sweep.merge_from_dict(args.cfg_options)
+    out_dir = args.out_dir or sweep.get('out_dir') or osp.join(
+        'work_dirs', 'sweeps', osp.splitext(osp.basename(args.config))[0])
+    for key in ('backbones', 'methods', 'shots', 'seeds'):
+        if not sweep.get(key):
+            raise KeyError(f'Sweep config {args.config} needs a non-empty `{key}`.')
+    if sweep.get('num_threads'):
+        torch.set_num_threads(sweep.num_threads)
+    os.makedirs(out_dir, exist_ok=True)
+    results = osp.join(out_dir, 'results.jsonl')
+    done = read_done(results)
+    start_new_line(results)
+    cache_dir = sweep.get('feature_cache', 'work_dirs/feature_cache')
+    jobs = []
+    for backbone in sweep.backbones:
+        for method in sweep.methods:
+            if ('adapter' in method) == ('train_config' in method):
+                raise KeyError(f"Method {method.get('name')!r}: give exactly one of `adapter` or `train_config`.")
+            for shots in sweep.shots:
+                for seed in sweep.seeds:
+                    cid = cell_id(backbone['name'], method['name'], shots, seed)
+                    if cid not in done:
+                        jobs.append((backbone, method, shots, seed, cid))
+    print(f'{len(jobs)} cells to run, {len(done)} already in {results}')
+    from tqdm import tqdm
+    bar = tqdm(total=len(jobs), disable=args.no_progress, desc='sweep')
+    lock = threading.Lock()
+
+    def record(backbone, method, shots, seed, cid, metrics):
+        dataset = sweep.get('dataset') or backbone_config(backbone).train_dataloader.dataset.type
+        row = dict(cell_id=cid, method=method['name'], backbone=backbone['name'], dataset=dataset, shots=shots,
+                   seed=seed, kind='adapter' if 'adapter' in method else 'train', **metrics)
+        with lock:
+            with open(results, 'a') as f:
+                f.write(json.dumps(row) + '\n')
+            bar.update(1)
+            bar.set_postfix_str(cid)
+
+    adapter_jobs = [j for j in jobs if 'adapter' in j[1]]
+    for backbone in sweep.backbones:
+        mine = [j for j in adapter_jobs if j[0] is backbone]
+        if mine:
+            runner = AdapterCells(backbone, cache_dir)
+            for _, method, shots, seed, cid in mine:
+                record(backbone, method, shots, seed, cid,
+                       runner.run(method, shots, seed, osp.join(out_dir, 'cells', cid)))
+    train_jobs = [j for j in jobs if 'train_config' in j[1]]
+    if train_jobs:
+        gpus = queue.Queue()
+        for g in sweep.get('gpus') or [None]:
+            gpus.put(g)
+
+        def work(job):
+            gpu = gpus.get()
+            try:
+                backbone, method, shots, seed, cid = job
+                record(*job, run_train_cell(method, backbone, shots, seed, osp.join(out_dir, 'cells', cid), gpu))
+            finally:
+                gpus.put(gpu)
+
+        with ThreadPoolExecutor(max_workers=gpus.qsize()) as pool:
+            for fut in [pool.submit(work, j) for j in train_jobs]:
+                fut.result()
+    bar.close()
+    write_csv(results)
+    return results
+
+
+def write_csv(results: str) -> None:
+    """``results.csv`` next to the JSONL (one column per scalar metric; matrices and dicts left out)."""
+    import pandas as pd
+    rows = read_rows(results)
+    if not rows:
+        return
+    df = pd.DataFrame(rows)
+    df = df[[c for c in df.columns if c not in ('confusion_matrix', 'selected_hparams')]]
+    df.to_csv(osp.splitext(results)[0] + '.csv', index=False)
+
+
+if __name__ == '__main__':
+    main()
