@@ -153,6 +153,9 @@ def run_ours(model_dir, data_root, args, work_dir):
     """``tools/train.py`` on the CITE PLIP LoRA config pointed at the generated assets."""
     cfg_path = osp.join(work_dir, 'benchmark_cfg.py')
     size = args.image_size
+    base = osp.join(ROOT, 'configs', 'cite', 'plip_lora_16shot.py')
+    from mmengine.config import Config
+    hooks = Config.fromfile(base).to_dict().get('custom_hooks', [])  # keep the default hooks of our path
     pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(size, size)),
                 dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
                 dict(type='RandomRot90', prob=0.5), dict(type='PackInputs')]
@@ -165,11 +168,11 @@ def run_ours(model_dir, data_root, args, work_dir):
         train_cfg=dict(_delete_=True, by_epoch=False, max_iters=args.warmup + args.iters),
         default_hooks=dict(checkpoint=dict(by_epoch=False, interval=10**9, save_last=False),
                            logger=dict(interval=10**9)),
-        custom_hooks=[dict(type='EpochSeedHook'), dict(type='BenchmarkThroughputHook')],
+        custom_hooks=hooks + [dict(type='BenchmarkThroughputHook')],
         compile=bool(args.compile),
     )
     with open(cfg_path, 'w') as f:
-        f.write(f"_base_ = [{osp.join(ROOT, 'configs', 'cite', 'plip_lora_16shot.py')!r}]\n")
+        f.write(f'_base_ = [{base!r}]\n')
         f.writelines(f'{k} = {v!r}\n' for k, v in fields.items())
     meter = BenchmarkThroughputHook.meter = Throughput(args.warmup, args.batch)
     import importlib.util
