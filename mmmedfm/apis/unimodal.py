@@ -20,7 +20,7 @@ import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from mmmedfm.models.utils.fingerprint import stable_hash, weights_fingerprint
@@ -267,14 +267,14 @@ def encode_texts_cached(text: dict, texts: Sequence[str], cache_dir: str, max_le
     return folder
 
 
-def unimodal_settings(cfg: Config) -> dict:
-    """The config's ``unimodal`` dict with defaults filled (see ``configs/adaptor/_base_``)."""
-    if 'unimodal' not in cfg:
+def unimodal_settings(cfg) -> dict:
+    """``cfg['unimodal']`` with defaults filled (see ``configs/adaptor/_base_``)."""
+    if cfg.get('unimodal') is None:
         raise KeyError('The config has no `unimodal` dict (vision=..., text=..., data_preprocessor=..., '
                        'cache_dir=...); see configs/adaptor/.')
-    u = Config(cfg.unimodal).to_dict()
+    u = ConfigDict(cfg['unimodal']).to_dict()
     for key in ('vision', 'text'):
-        if key not in u:
+        if not u.get(key):
             raise KeyError(f'`unimodal.{key}` is missing: the frozen {key} encoder config.')
     u.setdefault('data_preprocessor', dict(type='VLMDataPreprocessor', pretrained=u['vision'].get('pretrained')))
     u.setdefault('cache_dir', 'work_dirs/unimodal_cache')
@@ -315,8 +315,9 @@ def extract_unimodal(cfg: Union[Config, str], split: str, batch_size: int = 64, 
     from mmmedfm.utils import register_all_modules
     register_all_modules()
     cfg = _as_config(cfg)
-    u = unimodal_settings(cfg)
     ds = Config(cfg[f'{split}_dataloader']['dataset']).to_dict()
+    # The dataset's own `unimodal` keys the cache it will read, so extraction uses exactly that one.
+    u = unimodal_settings(dict(unimodal=ds.get('unimodal') or cfg.get('unimodal')))
     if 'source' not in ds:
         raise KeyError(f'`{split}_dataloader.dataset.source` is missing (the image–caption dataset to encode).')
     source_cfg = dict(ds['source'])
