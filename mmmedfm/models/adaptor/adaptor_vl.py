@@ -116,9 +116,16 @@ class AdaptorVL(BaseModel):
             x = layer._stream(layer.text, x, pad, ctx, None)
         return F.normalize(self.text_proj(x[:, 0]), dim=-1)
 
-    def _pair_embeddings(self, image, text, text_mask):
+    def _pair_embeddings(self, image, text, text_mask, caption_index=None):
         if self.fusion == 'unimodal' or not self.training:
-            return self.encode_image(image), self.encode_text(text, text_mask)
+            if caption_index is None:
+                return self.encode_image(image), self.encode_text(text, text_mask)
+            # Many pairs share their slide's caption: encode each distinct caption of the batch once.
+            uniq, inv = caption_index.unique(return_inverse=True)
+            first = torch.full((len(uniq), ), len(inv), device=inv.device).scatter_reduce(
+                0, inv, torch.arange(len(inv), device=inv.device), reduce='amin')
+            mask = None if text_mask is None else text_mask[first]
+            return self.encode_image(image), self.encode_text(text[first], mask)[inv]
         # 'paired': each stream cross-attends to its partner's tokens, or (context dropout) to the null tokens:
         # context = [null tokens; partner tokens] with a padding mask that keeps exactly one of the two parts.
         i = self._image_tokens(image)
@@ -144,7 +151,7 @@ class AdaptorVL(BaseModel):
                 ) -> Union[Dict[str, torch.Tensor], List[dict], tuple]:
         """``mode='loss'``: ``{'loss', 'logit_scale'}``; ``'predict'``: one dict per pair (``image_emb``,
         ``text_emb``, ``caption_index``, ``label``); ``'tensor'``: ``(image_emb, text_emb)``."""
-        img_emb, txt_emb = self._pair_embeddings(image, text, text_mask)
+        img_emb, txt_emb = self._pair_embeddings(image, text, text_mask, caption_index)
         if mode == 'tensor':
             return img_emb, txt_emb
         if mode == 'loss':
