@@ -5,9 +5,7 @@ import os.path as osp
 
 import torch
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
-
+from mmmedfm.utils.demo_assets import IMAGENET_MEAN, IMAGENET_STD, make_tiny_bert, make_tiny_dinov2  # noqa: F401
 
 def make_tiny_open_clip(out_dir: str, seed: int = 0, safetensors: bool = False) -> str:
     """open_clip model in the hf-hub layout: ``open_clip_config.json`` + ``open_clip_pytorch_model.bin``."""
@@ -60,41 +58,6 @@ def make_tiny_conch(out_dir: str, seed: int = 0) -> str:
     state['logit_scale'] = torch.tensor(4.6)
     os.makedirs(out_dir, exist_ok=True)
     torch.save(state, osp.join(out_dir, 'pytorch_model.bin'))
-    return out_dir
-
-
-def make_tiny_bert(out_dir: str, seed: int = 0) -> str:
-    """BERT (``save_pretrained`` layout) with a small WordPiece vocabulary written here."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-    os.makedirs(out_dir, exist_ok=True)
-    words = ('benign glands atrophic dense cribriform ill formed fused papillary patterns isolated nest cells '
-             'without lumen roseting histopathology image of slide showing tissue a the presence on nc g3 g4 g5 '
-             'gleason grade well moderately poorly differentiated adenocarcinoma').split()
-    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + sorted(set(words)) + ['##s', '##ed', '##ing']
-    vocab_file = osp.join(out_dir, 'vocab.txt')
-    with open(vocab_file, 'w') as f:
-        f.write('\n'.join(vocab) + '\n')
-    BertTokenizer(vocab_file).save_pretrained(out_dir)
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(out_dir)
-    return out_dir
-
-
-def make_tiny_dinov2(out_dir: str, seed: int = 0, registers: int = 0) -> str:
-    """DINOv2 (``Dinov2Config``/``Dinov2WithRegistersConfig``) + its image processor config."""
-    from transformers import BitImageProcessor
-    torch.manual_seed(seed)
-    kw = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16)
-    if registers:
-        from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
-        model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(num_register_tokens=registers, **kw))
-    else:
-        from transformers import Dinov2Config, Dinov2Model
-        model = Dinov2Model(Dinov2Config(**kw))
-    model.save_pretrained(out_dir)
-    BitImageProcessor(image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD).save_pretrained(out_dir)
     return out_dir
 
 

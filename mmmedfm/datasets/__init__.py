@@ -1,3 +1,4 @@
+from .cached_pairs import CachedPairDataset
 from .few_shot import FewShotMixin, sample_few_shot, select_wsis, split_wsis_per_class
 from .patch_csv import PatchCSVDataset
 from .patchgastric import PatchGastricDataset
@@ -6,5 +7,5 @@ from .sicapv2 import SICAPv2Dataset
 from .transforms import *  # noqa: F401,F403
 from .wsi_folder import WSIFolderDataset
 
-__all__ = ['SICAPv2Dataset', 'PatchGastricDataset', 'PatchCSVDataset', 'WSIFolderDataset', 'FewShotMixin',
+__all__ = ['CachedPairDataset', 'SICAPv2Dataset', 'PatchGastricDataset', 'PatchCSVDataset', 'WSIFolderDataset', 'FewShotMixin',
            'sample_few_shot', 'select_wsis', 'split_wsis_per_class']

@@ -1,3 +1,4 @@
+from .adaptor import *  # noqa: F401,F403
 from .adapters import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403

@@ -1,0 +1,70 @@
+from typing import List, Optional
+
+import torch
+from torch.utils.data import Dataset
+
+from mmmedfm.registry import DATASETS
+
+
+@DATASETS.register_module()
+class CachedPairDataset(Dataset):
+    """Image–caption pairs read from the unimodal cache (no image decoding, no encoder forward).
+
+    The cache folders are found from the same inputs that wrote them (``source`` dataset + ``unimodal``
+    encoders, see :func:`mmmedfm.apis.unimodal.cache_folders`); a missing cache is one clear error telling you
+    to run ``tools/extract_unimodal.py``. Pooled image embeddings and the (few, one per slide) caption token
+    embeddings are held in memory; patch tokens stay memory-mapped in their safetensors shards.
+
+    Args:
+        source (dict): The image dataset config (e.g. ``PatchGastricDataset``) incl. its test-time ``pipeline``;
+            each data info must carry a ``caption``.
+        unimodal (dict): The config's ``unimodal`` dict (``vision``, ``text``, ``data_preprocessor``,
+            ``cache_dir``, ``patch_tokens``, ``max_length``).
+        patch_tokens (bool, optional): Return ``(1 + T, D_v)`` pooled + patch tokens per image; defaults to
+            ``unimodal.patch_tokens``.
+
+    Each item: ``image`` ``(D_v,)`` or ``(1 + T, D_v)`` fp16, ``text`` ``(L, D_t)`` fp16, ``text_mask`` ``(L,)``
+    bool, ``caption_index`` (index into :attr:`captions`), ``label``, ``index``.
+    """
+
+    def __init__(self, source: dict, unimodal: dict, patch_tokens: Optional[bool] = None, **kwargs):
+        from mmmedfm.apis.unimodal import ShardedArrays, cache_folders, unimodal_settings
+        u = unimodal_settings(dict(unimodal=unimodal))
+        source = dict(source)
+        pipeline = source.pop('pipeline', None) or []
+        folders = cache_folders(u, source, pipeline)
+        self.images, self.texts = ShardedArrays(folders['image']), ShardedArrays(folders['text'])
+        if len(self.images) != len(folders['items']) or len(self.texts) != len(folders['captions']):
+            raise RuntimeError(f'{folders["image"]}: cache size does not match the dataset; re-run extraction.')
+        self.patch_tokens = u['patch_tokens'] if patch_tokens is None else patch_tokens
+        if self.patch_tokens and not self.images.has('tokens'):
+            raise KeyError(f'{folders["image"]} has no patch tokens; extract with `unimodal.patch_tokens=True`.')
+        self.items: List[dict] = folders['items']
+        self.captions: List[str] = folders['captions']
+        cap_index = {c: i for i, c in enumerate(self.captions)}
+        self.caption_index = torch.tensor([cap_index[it['caption']] for it in self.items], dtype=torch.long)
+        self.labels = torch.tensor([it['gt_label'] for it in self.items], dtype=torch.long)
+        self.pooled = self.images.load('pooled')
+        self.text_tokens, self.text_mask = self.texts.load('tokens'), self.texts.load('mask').bool()
+        self.text_pooled = self.texts.load('pooled')
+        self._metainfo = dict(classes=tuple(folders['classes']), captions=self.captions)
+
+    @property
+    def metainfo(self) -> dict:
+        return dict(self._metainfo)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def get_data_info(self, i: int) -> dict:
+        return dict(self.items[i], caption_index=int(self.caption_index[i]))
+
+    def image(self, i: int) -> torch.Tensor:
+        if not self.patch_tokens:
+            return self.pooled[i]
+        return torch.cat([self.pooled[i][None], self.images.get('tokens', i)])
+
+    def __getitem__(self, i: int) -> dict:
+        c = int(self.caption_index[i])
+        return dict(image=self.image(i), text=self.text_tokens[c], text_mask=self.text_mask[c], caption_index=c,
+                    label=int(self.labels[i]), index=i)

@@ -1,0 +1,51 @@
+"""Encode the image–caption pairs of an adaptor config into the unimodal cache (resumable, multi-GPU).
+
+    python tools/extract_unimodal.py configs/adaptor/dinov2-b_biolinkbert_patchgastric.py
+    torchrun --nproc_per_node 4 tools/extract_unimodal.py CONFIG --launcher pytorch
+
+Each rank encodes its share of the fp16 safetensors shards (finished shards are skipped, so an interrupted
+run resumes); rank 0 writes each cache's ``index.json`` once every shard exists.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Extract frozen unimodal embeddings (image + caption tokens)')
+    parser.add_argument('config', help='adaptor config file path')
+    parser.add_argument('--splits', nargs='+', default=['train', 'val'], choices=['train', 'val', 'test'],
+                        help='dataloaders whose dataset to encode (default: train val)')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--device', default=None, help='cuda / cpu (default: this rank\'s GPU when available)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    from mmengine.dist import get_dist_info, init_dist
+    from mmmedfm.apis.unimodal import extract_unimodal
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        init_dist(args.launcher, backend='nccl' if __import__('torch').cuda.is_available() else 'gloo')
+    rank, world_size = get_dist_info()
+    out = {}
+    for split in args.splits:
+        out[split] = extract_unimodal(cfg, split, batch_size=args.batch_size, device=args.device, rank=rank,
+                                      world_size=world_size, progress=not args.no_progress)
+        if rank == 0:
+            print(f'{split}: image cache {out[split]["image"]}\n{split}: text cache  {out[split]["text"]}')
+    return out
+
+
+if __name__ == '__main__':
+    main()
