@@ -1,4 +1,5 @@
-"""Offline demo assets: a tiny random-initialised PLIP-format checkpoint, synthetic SICAPv2 and PatchGastric.
+"""Offline demo assets: tiny random-initialised models (PLIP format; open_clip ViT-B/16 layout; BERT, the format
+of BioLinkBERT) and synthetic SICAPv2 and PatchGastric.
 
 Both use the real on-disk formats (HF ``save_pretrained`` files; SICAPv2 ``images/`` + ``partition/*.xlsx``
 with the real columns), so they exercise exactly the code path that real weights and data take.
@@ -185,12 +186,30 @@ def make_patchgastric(root: str, wsis_per_subtype: int = 5, min_patches: int = 2
     return root
 
 
+# Widths of the CITE demo models; configs/demo/cite_*.py set the projection neck to map one to the other.
+DEMO_CLIP_B16_EMBED_DIM = 64
+DEMO_BERT_HIDDEN = 96
+
+
 def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
-    """Build ``{root}/tiny-plip``, ``{root}/SICAPv2`` and ``{root}/PatchGastric`` unless they already exist."""
-    paths = dict(model=osp.join(root, 'tiny-plip'), sicapv2=osp.join(root, 'SICAPv2'),
+    """Build the demo assets under ``root`` unless they already exist.
+
+    ``tiny-plip`` (HF CLIP, PLIP's files), ``tiny-clip-b16`` (open_clip hf-hub layout, ViT-B/16 token layout at
+    224 px, embedding width ``DEMO_CLIP_B16_EMBED_DIM``; stands for OpenAI CLIP ``ViT-B-16``),
+    ``tiny-biolinkbert`` (BERT ``save_pretrained`` layout, hidden ``DEMO_BERT_HIDDEN``; stands for
+    BioLinkBERT-large), ``SICAPv2`` and ``PatchGastric``.
+    """
+    from .tiny_models import make_tiny_bert, make_tiny_open_clip
+    paths = dict(model=osp.join(root, 'tiny-plip'), clip_b16=osp.join(root, 'tiny-clip-b16'),
+                 biolinkbert=osp.join(root, 'tiny-biolinkbert'), sicapv2=osp.join(root, 'SICAPv2'),
                  patchgastric=osp.join(root, 'PatchGastric'))
     if force or not osp.isfile(osp.join(paths['model'], 'model.safetensors')):
         make_tiny_clip(paths['model'])
+    if force or not osp.isfile(osp.join(paths['clip_b16'], 'open_clip_model.safetensors')):
+        make_tiny_open_clip(paths['clip_b16'], safetensors=True, image_size=224, patch_size=16, width=32,
+                            layers=2, embed_dim=DEMO_CLIP_B16_EMBED_DIM, mean=CLIP_MEAN, std=CLIP_STD)
+    if force or not osp.isfile(osp.join(paths['biolinkbert'], 'model.safetensors')):
+        make_tiny_bert(paths['biolinkbert'], hidden=DEMO_BERT_HIDDEN, intermediate=2 * DEMO_BERT_HIDDEN)
     if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
         make_sicapv2(paths['sicapv2'])
     if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
