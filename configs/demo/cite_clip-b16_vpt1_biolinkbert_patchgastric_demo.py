@@ -1,7 +1,7 @@
-# configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py on the offline demo assets (`python tools/misc/make_demo_assets.py`): tiny random models in
-# the real formats (open_clip ViT-B/16 token layout with a 64-d embedding for CLIP ViT-B-16, a 96-d BERT for
-# BioLinkBERT-large, so the neck maps 64 -> 96) and a synthetic
-# PatchGastric. Besides the paths, only the sizes change: k = 2 WSIs per class, batch 16, 60 iterations.
+# configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py on the offline demo assets
+# (`python tools/misc/make_demo_assets.py`): tiny random models in the real formats (open_clip ViT-B/16 token
+# layout with a 64-d embedding for CLIP ViT-B-16, a 96-d BERT for BioLinkBERT-large, so the neck maps 64 -> 96)
+# and a synthetic PatchGastric. Besides paths and widths only the sizes change: k = 2 WSIs, batch 16, 60 iters.
 _base_ = ['../cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py']
 
 data_root = 'data/demo/PatchGastric'
