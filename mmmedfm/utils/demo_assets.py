@@ -191,18 +191,17 @@ DEMO_CLIP_B16_EMBED_DIM = 64
 DEMO_BERT_HIDDEN = 96
 
 
-def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
-    """Build the demo assets under ``root`` unless they already exist.
+def make_demo_models(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
+    """Build the demo models under ``root`` unless they already exist.
 
     ``tiny-plip`` (HF CLIP, PLIP's files), ``tiny-clip-b16`` (open_clip hf-hub layout, ViT-B/16 token layout at
-    224 px, embedding width ``DEMO_CLIP_B16_EMBED_DIM``; stands for OpenAI CLIP ``ViT-B-16``),
+    224 px, embedding width ``DEMO_CLIP_B16_EMBED_DIM``; stands for OpenAI CLIP ``ViT-B-16``) and
     ``tiny-biolinkbert`` (BERT ``save_pretrained`` layout, hidden ``DEMO_BERT_HIDDEN``; stands for
-    BioLinkBERT-large), ``SICAPv2`` and ``PatchGastric``.
+    BioLinkBERT-large).
     """
     from .tiny_models import make_tiny_bert, make_tiny_open_clip
     paths = dict(model=osp.join(root, 'tiny-plip'), clip_b16=osp.join(root, 'tiny-clip-b16'),
-                 biolinkbert=osp.join(root, 'tiny-biolinkbert'), sicapv2=osp.join(root, 'SICAPv2'),
-                 patchgastric=osp.join(root, 'PatchGastric'))
+                 biolinkbert=osp.join(root, 'tiny-biolinkbert'))
     if force or not osp.isfile(osp.join(paths['model'], 'model.safetensors')):
         make_tiny_clip(paths['model'])
     if force or not osp.isfile(osp.join(paths['clip_b16'], 'open_clip_model.safetensors')):
@@ -210,6 +209,14 @@ def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, 
                             layers=2, embed_dim=DEMO_CLIP_B16_EMBED_DIM, mean=CLIP_MEAN, std=CLIP_STD)
     if force or not osp.isfile(osp.join(paths['biolinkbert'], 'model.safetensors')):
         make_tiny_bert(paths['biolinkbert'], hidden=DEMO_BERT_HIDDEN, intermediate=2 * DEMO_BERT_HIDDEN)
+    return paths
+
+
+def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
+    """Build the demo models (:func:`make_demo_models`), ``{root}/SICAPv2`` and ``{root}/PatchGastric`` unless
+    they already exist."""
+    paths = make_demo_models(root, force)
+    paths.update(sicapv2=osp.join(root, 'SICAPv2'), patchgastric=osp.join(root, 'PatchGastric'))
     if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
         make_sicapv2(paths['sicapv2'])
     if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
