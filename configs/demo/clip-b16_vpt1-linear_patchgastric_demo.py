@@ -1,6 +1,7 @@
-# configs/cite/clip-b16_vpt1-linear_patchgastric_16wsi.py on the offline demo assets (`python tools/misc/make_demo_assets.py`):
-# a tiny random open_clip model in the ViT-B/16 token layout (64-d embedding) for CLIP ViT-B-16 and a synthetic
-# PatchGastric. Besides paths and widths only the sizes change: k = 2 WSIs per class, batch 16, 60 iterations.
+# configs/cite/clip-b16_vpt1-linear_patchgastric_16wsi.py on the offline demo assets
+# (`python tools/misc/make_demo_assets.py`): a tiny random open_clip model in the ViT-B/16 token layout (64-d
+# embedding) for CLIP ViT-B-16 and a synthetic PatchGastric. Besides paths and widths only the sizes change:
+# k = 2 WSIs per class, batch 16, 60 iterations.
 _base_ = ['../cite/clip-b16_vpt1-linear_patchgastric_16wsi.py']
 
 data_root = 'data/demo/PatchGastric'

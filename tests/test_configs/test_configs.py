@@ -49,11 +49,11 @@ def _relocate(obj, root):
 
 
 @pytest.mark.parametrize('path', DEMOS)
-def test_demo_config_builds_its_model(path, demo_models, tmp_path):
+def test_demo_config_builds_its_model(path, demo_models):
     cfg = Config.fromfile(osp.join(ROOT, path))
     model_cfg = _relocate(cfg.model.to_dict(), demo_models)
     if isinstance(model_cfg.get('head'), dict) and 'text_encoder' in model_cfg['head']:
-        model_cfg['head']['cache_dir'] = str(tmp_path)
+        model_cfg['head']['cache_dir'] = osp.join(demo_models, 'text_cache')  # shared: encoded once per model
     model = MODELS.build(model_cfg)
     assert cfg.train_dataloader.dataset.data_root.startswith('data/demo/')
     peft = model_cfg['backbone'].get('peft')
