@@ -1,4 +1,5 @@
-"""Offline demo assets: a tiny random-initialised PLIP-format checkpoint, synthetic SICAPv2 and PatchGastric.
+"""Offline demo assets: tiny random-initialised models (PLIP format; open_clip ViT-B/16 layout; BERT, the format
+of BioLinkBERT) and synthetic SICAPv2 and PatchGastric.
 
 Both use the real on-disk formats (HF ``save_pretrained`` files; SICAPv2 ``images/`` + ``partition/*.xlsx``
 with the real columns), so they exercise exactly the code path that real weights and data take.
@@ -7,14 +8,12 @@ import gzip
 import os
 import os.path as osp
 from functools import lru_cache
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
 def _bytes_to_unicode() -> Dict[int, str]:
@@ -75,43 +74,6 @@ def make_tiny_clip(out_dir: str, image_size: int = 224, patch_size: int = 32, hi
     config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=proj_dim)
     torch.manual_seed(seed)
     CLIPModel(config).save_pretrained(out_dir)
-    return out_dir
-
-
-def make_tiny_bert(out_dir: str, seed: int = 0, extra_words: Sequence[str] = ()) -> str:
-    """BERT (``save_pretrained`` layout) with a small WordPiece vocabulary written here (+ ``extra_words``)."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
-    os.makedirs(out_dir, exist_ok=True)
-    words = ('benign glands atrophic dense cribriform ill formed fused papillary patterns isolated nest cells '
-             'without lumen roseting histopathology image of slide showing tissue a the presence on nc g3 g4 g5 '
-             'gleason grade well moderately poorly differentiated adenocarcinoma').split() + list(extra_words)
-    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + sorted(set(words)) + ['##s', '##ed', '##ing']
-    vocab_file = osp.join(out_dir, 'vocab.txt')
-    with open(vocab_file, 'w') as f:
-        f.write('\n'.join(vocab) + '\n')
-    BertTokenizer(vocab_file).save_pretrained(out_dir)
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(out_dir)
-    return out_dir
-
-
-def make_tiny_dinov2(out_dir: str, seed: int = 0, registers: int = 0) -> str:
-    """DINOv2 (``Dinov2Config``/``Dinov2WithRegistersConfig``) + its image processor config."""
-    import torch
-    from transformers import BitImageProcessor
-    torch.manual_seed(seed)
-    kw = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16)
-    if registers:
-        from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
-        model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(num_register_tokens=registers, **kw))
-    else:
-        from transformers import Dinov2Config, Dinov2Model
-        model = Dinov2Model(Dinov2Config(**kw))
-    model.save_pretrained(out_dir)
-    BitImageProcessor(image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD).save_pretrained(out_dir)
     return out_dir
 
 
@@ -224,24 +186,57 @@ def make_patchgastric(root: str, wsis_per_subtype: int = 5, min_patches: int = 2
     return root
 
 
+# Bump when a builder changes what it writes: make_demo_assets then rebuilds existing assets.
+DEMO_ASSETS_VERSION = '2'
+
 # PatchGastric demo caption words missing from the tiny BERT vocabulary (so captions are not all [UNK]).
 DEMO_CAPTION_WORDS = ('tubular', 'in', 'non', 'solid', 'type', 'signet', 'ring', 'cell', 'carcinoma', ',', '-', '.')
 
+# Widths of the CITE demo models; configs/demo/cite_*.py set the projection neck to map one to the other.
+DEMO_CLIP_B16_EMBED_DIM = 64
+DEMO_BERT_HIDDEN = 96
 
-def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
-    """Build ``{root}/tiny-plip``, ``{root}/SICAPv2``, ``{root}/PatchGastric`` and the adaptor demo's unimodal
-    encoders ``{root}/tiny-dinov2`` (vision) and ``{root}/tiny-bert`` (text) unless they already exist."""
-    paths = dict(model=osp.join(root, 'tiny-plip'), sicapv2=osp.join(root, 'SICAPv2'),
-                 patchgastric=osp.join(root, 'PatchGastric'), dinov2=osp.join(root, 'tiny-dinov2'),
+
+def make_demo_models(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
+    """Build the demo models under ``root`` unless they already exist.
+
+    ``tiny-plip`` (HF CLIP, PLIP's files), ``tiny-clip-b16`` (open_clip hf-hub layout, ViT-B/16 token layout at
+    224 px, embedding width ``DEMO_CLIP_B16_EMBED_DIM``; stands for OpenAI CLIP ``ViT-B-16``) and
+    ``tiny-biolinkbert`` (BERT ``save_pretrained`` layout, hidden ``DEMO_BERT_HIDDEN``; stands for
+    BioLinkBERT-large), and the adaptor demo's unimodal encoders ``tiny-dinov2`` (vision) and ``tiny-bert``
+    (text, with the PatchGastric caption words in its vocabulary).
+    """
+    from .tiny_models import make_tiny_bert, make_tiny_dinov2, make_tiny_open_clip
+    paths = dict(model=osp.join(root, 'tiny-plip'), clip_b16=osp.join(root, 'tiny-clip-b16'),
+                 biolinkbert=osp.join(root, 'tiny-biolinkbert'), dinov2=osp.join(root, 'tiny-dinov2'),
                  bert=osp.join(root, 'tiny-bert'))
     if force or not osp.isfile(osp.join(paths['model'], 'model.safetensors')):
         make_tiny_clip(paths['model'])
-    if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
-        make_sicapv2(paths['sicapv2'])
-    if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
-        make_patchgastric(paths['patchgastric'], wsis_per_subtype=10, min_patches=3, max_patches=8)
+    if force or not osp.isfile(osp.join(paths['clip_b16'], 'open_clip_model.safetensors')):
+        make_tiny_open_clip(paths['clip_b16'], safetensors=True, image_size=224, patch_size=16, width=32,
+                            layers=2, embed_dim=DEMO_CLIP_B16_EMBED_DIM, mean=CLIP_MEAN, std=CLIP_STD)
+    if force or not osp.isfile(osp.join(paths['biolinkbert'], 'model.safetensors')):
+        make_tiny_bert(paths['biolinkbert'], hidden=DEMO_BERT_HIDDEN, intermediate=2 * DEMO_BERT_HIDDEN)
     if force or not osp.isfile(osp.join(paths['dinov2'], 'model.safetensors')):
         make_tiny_dinov2(paths['dinov2'])
     if force or not osp.isfile(osp.join(paths['bert'], 'model.safetensors')):
         make_tiny_bert(paths['bert'], extra_words=DEMO_CAPTION_WORDS)
+    return paths
+
+
+def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
+    """Build the demo models (:func:`make_demo_models`), ``{root}/SICAPv2`` and ``{root}/PatchGastric`` unless
+    they already exist."""
+    stamp = osp.join(root, 'VERSION')
+    stale = not osp.isfile(stamp) or open(stamp).read().strip() != DEMO_ASSETS_VERSION
+    if osp.isdir(root) and stale:
+        force = True  # assets from an older mmmedfm: rebuild them rather than train on stale models
+    paths = make_demo_models(root, force)
+    paths.update(sicapv2=osp.join(root, 'SICAPv2'), patchgastric=osp.join(root, 'PatchGastric'))
+    if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
+        make_sicapv2(paths['sicapv2'])
+    if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
+        make_patchgastric(paths['patchgastric'], wsis_per_subtype=10, min_patches=3, max_patches=8)
+    with open(stamp, 'w') as f:
+        f.write(DEMO_ASSETS_VERSION + '\n')
     return paths

@@ -14,7 +14,8 @@ DEMO = 'configs/demo/adaptor_dinov2_bert_demo.py'
 
 @pytest.fixture(scope='module')
 def adaptor_cfg(tmp_path_factory, patchgastric_root):
-    from mmmedfm.utils.demo_assets import DEMO_CAPTION_WORDS, make_tiny_bert, make_tiny_dinov2
+    from mmmedfm.utils.demo_assets import DEMO_CAPTION_WORDS
+    from mmmedfm.utils.tiny_models import make_tiny_bert, make_tiny_dinov2
     root = tmp_path_factory.mktemp('adaptor')
     vision = make_tiny_dinov2(str(root / 'dinov2'))
     text = make_tiny_bert(str(root / 'bert'), extra_words=DEMO_CAPTION_WORDS)

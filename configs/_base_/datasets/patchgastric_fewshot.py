@@ -19,10 +19,12 @@ train_pipeline = [
          transforms=[dict(type='ColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)]),
     dict(type='PackInputs'),
 ]
+# The slide id (wsi_id) travels in the data samples for slide-level metrics (WSIMetric) and prediction files.
+test_meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'wsi_id')
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='PackInputs'),
+    dict(type='PackInputs', meta_keys=test_meta_keys),
 ]
 
 train_dataloader = dict(
@@ -43,6 +45,11 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='test', split_file=split_file, eval_ratio=0.8,
                  split_seed=0, pipeline=test_pipeline, test_mode=True),
 )
-val_evaluator = [dict(type='Accuracy', topk=(1, )), dict(type='BalancedAccuracy', num_classes=3)]
+# Patch-level and slide-level (mean probability per wsi_id, CITE's WSI accuracy) metrics; the subtypes are
+# ordered by differentiation grade.
+val_evaluator = [
+    dict(type='ClinicalMetric', num_classes=3, ordinal=True),
+    dict(type='WSIMetric', num_classes=3, ordinal=True, aggregate='mean'),
+]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

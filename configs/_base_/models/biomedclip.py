@@ -9,3 +9,7 @@ model = dict(
     backbone=dict(type='OpenCLIPVision', out_type='embedding', normalize=True),
     head=dict(type='TextEmbeddingHead', text_encoder=dict(type='OpenCLIPText')),
 )
+
+# The seed notebook's LoRA for this tower (r=4 on q/k/v, scaling 1): the timm trunk's fused `qkv`, per
+# part. Matrix configs use it as `peft=[_base_.lora_qkv]`.
+lora_qkv = dict(type='LoRA', rank=4, alpha=4, dropout=0., targets=['qkv'], qkv_parts=['q', 'k', 'v'])

@@ -7,3 +7,8 @@ model = dict(
     backbone=dict(type='OpenCLIPVision', model_name='ViT-B-16', out_type='embedding', normalize=True),
     head=dict(type='TextEmbeddingHead', text_encoder=dict(type='OpenCLIPText', model_name='ViT-B-16')),
 )
+
+# The seed notebook's LoRA for this tower (r=4 on q/k/v, scaling 1): open_clip's nn.MultiheadAttention
+# in_proj per part, out_proj left alone. Matrix configs use it as `peft=[_base_.lora_qkv]`.
+lora_qkv = dict(type='LoRA', rank=4, alpha=4, dropout=0., targets=['attn'], qkv_parts=['q', 'k', 'v'],
+                out_proj=False)

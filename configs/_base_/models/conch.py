@@ -11,3 +11,7 @@ model = dict(
                            std=[68.5005327, 66.6321579, 70.32316305]),
     backbone=dict(type='CONCHVision', out_type='embedding', normalize=True),
 )
+
+# The seed notebook's LoRA for this tower (r=4 on q/k/v, scaling 1): the timm trunk's fused `qkv`, per
+# part. Matrix configs use it as `peft=[_base_.lora_qkv]`.
+lora_qkv = dict(type='LoRA', rank=4, alpha=4, dropout=0., targets=['qkv'], qkv_parts=['q', 'k', 'v'])

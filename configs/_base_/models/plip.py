@@ -8,3 +8,7 @@ model = dict(
     backbone=dict(type='HFCLIPVision', out_type='embedding', normalize=True),
     head=dict(type='TextEmbeddingHead', text_encoder=dict(type='HFCLIPText')),
 )
+
+# The seed notebook's LoRA for this tower (r=4 on q/k/v, scaling 1); matrix configs use it as
+# `peft=[_base_.lora_qkv]`, so swapping the model base swaps the targets too.
+lora_qkv = dict(type='LoRA', rank=4, alpha=4, dropout=0., targets=['q_proj', 'k_proj', 'v_proj'])

@@ -52,12 +52,23 @@ class TextEmbeddingHead(ClsHead):
         learnable_scale (bool): Learn ``log(scale)``. Defaults to False (frozen, as in the seeds).
         trainable_embeddings (bool): Train the class embeddings (ZS-initialised linear probe). Defaults to
             False (CITE: frozen text embeddings).
-        loss (dict): Loss config. Defaults to cross-entropy.
+        loss (dict): Loss config. Defaults to cross-entropy. MMPretrain's losses cover the variants: class
+            weights ``dict(type='CrossEntropyLoss', class_weight=[1., 2., 1.])``, label smoothing
+            ``dict(type='LabelSmoothLoss', label_smooth_val=0.1)``.
         cache_dir (str, optional): Text-embedding cache folder (see :func:`cached_class_embeddings`).
             Defaults to ``'work_dirs/text_embedding_cache'``; ``None`` disables it.
 
     Shapes:
-        input: tuple whose last item is ``(N, D)``; output: ``(N, num_classes)`` logits.
+        input: tuple whose last item is ``(N, D)``; output: ``(N, num_classes)`` logits. ``D`` is the text
+        width: when the image width differs (CITE: 512 image, 1024 BioLinkBERT-large), a neck
+        (``ProjectionNeck``) maps one to the other.
+
+    Example (CITE's head: class names through BioLinkBERT-large, frozen, fixed scale 100)::
+
+        head = dict(type='TextEmbeddingHead', num_classes=3, logit_scale=100.,
+                    text_encoder=dict(type='HFTextEncoder', pretrained='michiyasunaga/BioLinkBERT-large',
+                                      pooling='pooler'),
+                    prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]']))
     """
 
     def __init__(self,
@@ -92,5 +103,10 @@ class TextEmbeddingHead(ClsHead):
 
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         x = F.normalize(self.pre_logits(feats), dim=-1)
+        if x.shape[-1] != self.class_embeddings.shape[-1]:
+            raise ValueError(f'TextEmbeddingHead: image features have width {x.shape[-1]} but the class text '
+                             f'embeddings {self.class_embeddings.shape[-1]}; add or fix a projection neck '
+                             f"(model.neck=dict(type='ProjectionNeck', in_channels={x.shape[-1]}, "
+                             f'out_channels={self.class_embeddings.shape[-1]})).')
         w = F.normalize(self.class_embeddings, dim=-1)
         return x @ w.t().to(x.dtype) * self.log_logit_scale.exp()

@@ -1,0 +1,20 @@
+# The CITE paper setting on PatchGastric (3 adenocarcinoma subtypes): CLIP ViT-B/16 + VPT (1 token) + projection
+# neck 512->1024 + BioLinkBERT-large class-name head; k WSIs per class with the most patches (set
+# train_dataloader.dataset.num_wsis), class-balanced batches of 128, SGD 1000 iterations cosine with warm-up,
+# 224 px. Evaluation on the held-out 80% of the slides: patch accuracy, per-class accuracy (recall_{class}),
+# balanced accuracy, and WSI-level accuracy (mean softmax over each slide's patches, `wsi/...`).
+_base_ = [
+    '../models/cite_clip_vit_b16_biolinkbert.py',
+    '../datasets/patchgastric_fewshot.py',
+    '../schedules/sgd_1000it_cosine.py',
+    '../default_runtime.py',
+]
+
+# Class names as text, no template (CITE encodes the raw class name).
+model = dict(head=dict(num_classes=3, prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'])))
+
+# Iteration-based runtime: checkpoint at the end, log by iteration.
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval={{_base_.max_iters}}))
+log_processor = dict(by_epoch=False)
+
+train_dataloader = dict(batch_size=128, dataset=dict(num_wsis=16, wsi_selection='most_patches'))
