@@ -68,9 +68,16 @@ class FeatureSet:
     def load(cls, path: str) -> 'FeatureSet':
         from safetensors.torch import load_file
         tensors_path, json_path = cls._paths(path)
-        tensors = load_file(tensors_path)
-        with open(json_path) as f:
-            lists = json.load(f)
+        try:  # safetensors and JSON only: nothing in a cache can execute code
+            tensors = load_file(tensors_path)
+            with open(json_path) as f:
+                lists = json.load(f)
+            n = len(tensors['features'])
+            if not (len(tensors['labels']) == len(lists['image_ids']) == len(lists['wsi_ids']) == n):
+                raise ValueError('tensor and list lengths differ')
+        except Exception as e:  # safetensors raises its own SafetensorError type
+            raise ValueError(f'Feature cache {tensors_path} (+ .json) is unreadable or inconsistent ({e}); delete '
+                             'both files to re-extract.') from None
         return cls(features=tensors['features'], labels=tensors['labels'], image_ids=lists['image_ids'],
                    wsi_ids=lists['wsi_ids'], classes=lists['classes'], meta=lists.get('meta', {}))
 

@@ -17,6 +17,17 @@ def read_table(path: str) -> pd.DataFrame:
     return pd.read_csv(path, sep='\t' if path.lower().endswith('.tsv') else ',')
 
 
+def refuse_duplicates(values: pd.Series, path: str, column: str) -> None:
+    """Raise when an image is listed twice: it would be sampled and weighted twice and, in a split, can leak
+    into both sides. The message names the file, the value and its (1-based, header = row 1) rows."""
+    dup = values[values.duplicated(keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        rows = [int(i) + 2 for i in dup.index[dup == first]]
+        raise ValueError(f'{path}: {column} {first!r} is listed more than once (rows {rows}); '
+                         f'{dup.nunique()} value(s) are duplicated in total.')
+
+
 @DATASETS.register_module()
 class PatchCSVDataset(FewShotMixin, BaseDataset):
     """Your own patches from one table: a CSV/XLSX with an image path, a label and optionally a slide id.
@@ -82,6 +93,7 @@ class PatchCSVDataset(FewShotMixin, BaseDataset):
         if empty.any():
             raise ValueError(f'{self.ann_file}: row {int(empty.idxmax()) + 2} has an empty '
                              f'{self.path_col!r} or {self.label_col!r}.')
+        refuse_duplicates(df[self.path_col].astype(str), self.ann_file, self.path_col)
         labels = self._label_ids(df[self.label_col])
         has_slide = bool(self.slide_col) and self.slide_col in df.columns
         img_dir = self.data_prefix.get('img_path', '')

@@ -7,6 +7,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
 from .few_shot import FewShotMixin
+from .patch_csv import refuse_duplicates
 
 SICAPV2_CLASSES = ('NC', 'G3', 'G4', 'G5')
 # Descriptions of the seed notebook (PEFT-MedVLMs 1.5), more informative than the grade names.
@@ -69,6 +70,7 @@ class SICAPv2Dataset(FewShotMixin, BaseDataset):
         if missing:
             raise KeyError(f'{self.ann_file}: missing column(s) {missing}; SICAPv2 partitions have '
                            f'image_name, NC, G3, G4, G5, G4C (found {list(df.columns)}).')
+        refuse_duplicates(df['image_name'].astype(str), self.ann_file, 'image_name')
         try:
             onehot = df[list(SICAPV2_CLASSES)].fillna(0).astype(int)
         except (TypeError, ValueError) as e:

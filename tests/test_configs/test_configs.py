@@ -55,7 +55,12 @@ def test_demo_config_builds_its_model(path, demo_models):
     if isinstance(model_cfg.get('head'), dict) and 'text_encoder' in model_cfg['head']:
         model_cfg['head']['cache_dir'] = osp.join(demo_models, 'text_cache')  # shared: encoded once per model
     model = MODELS.build(model_cfg)
-    assert cfg.train_dataloader.dataset.data_root.startswith('data/demo/')
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.get('source', dataset).data_root.startswith('data/demo/')
+    if model_cfg['type'] == 'AdaptorVL':  # trains from cached embeddings: no backbone, everything trainable
+        assert all(p.requires_grad for p in model.parameters())
+        assert dataset.unimodal.vision.pretrained.startswith('data/demo/')
+        return
     peft = model_cfg['backbone'].get('peft')
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     if peft == [] and model_cfg.get('neck') is None and not model_cfg['head'].get('trainable_embeddings') \
