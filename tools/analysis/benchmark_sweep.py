@@ -1,7 +1,11 @@
 """Sweep wall time with the feature cache versus re-encoding the images for every run, on the same data.
 
     python tools/analysis/benchmark_sweep.py [--config configs/demo/plip_lora_16shot_demo.py] \
-        [--methods ZSLinearProbe CLAP] [--shots 1 4 16] [--seeds 1 2 3]
+        [--methods ZSLinearProbe CLAP] [--shots 1 4 16] [--seeds 1 2 3] [--cfg-options model.foundation_model=DIR]
+
+The ratio is bounded by the number of cells and grows with the cost of one extraction relative to one fit: the
+tiny demo model encodes fast, a ViT-B-sized tower (``make_tiny_clip(DIR, hidden=768, layers=12)``) is what a
+real sweep pays per re-encoding.
 
 "cached": extract the pool/test features once (``extract_features``), then fit every cell on them.
 "re-encoding": every cell extracts its own features into an empty cache (what per-run notebooks do), then fits.
@@ -16,6 +20,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from mmmedfm.utils import register_all_modules  # noqa: E402
 
@@ -27,6 +32,8 @@ def parse_args(argv=None):
     parser.add_argument('--shots', nargs='+', type=int, default=[1, 4, 16])
     parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='config overrides, e.g. model.foundation_model=/path/to/a/larger/model')
     return parser.parse_args(argv)
 
 
@@ -53,7 +60,7 @@ def main(argv=None):
     register_all_modules()
     from mmmedfm.apis.features import extract_features, zero_shot_classifier  # issue 5
     tool = _sweep_tool()
-    cfg = tool.pool_config(tool.backbone_config(dict(config=args.config)))
+    cfg = tool.pool_config(tool.backbone_config(dict(config=args.config, cfg_options=args.cfg_options)))
     zs, scale = zero_shot_classifier(cfg)
     cells = [(m, k, s) for m in args.methods for k in args.shots for s in args.seeds]
     n_cells = len(cells)
