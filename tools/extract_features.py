@@ -12,7 +12,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.utils.cli import read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -31,9 +33,7 @@ def parse_args(argv=None):
 def main(argv=None):
     from mmmedfm.apis import extract_features
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     feats = extract_features(cfg, args.split, cache_dir=args.cache_dir, batch_size=args.batch_size,
                              device=args.device, progress=not args.no_progress)
     if args.out:

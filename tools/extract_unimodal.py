@@ -12,7 +12,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.utils.cli import read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -32,9 +34,7 @@ def main(argv=None):
     from mmengine.dist import get_dist_info, init_dist
     from mmmedfm.apis.unimodal import extract_unimodal
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     if args.launcher != 'none':
         init_dist(args.launcher, backend='nccl' if __import__('torch').cuda.is_available() else 'gloo')
     rank, world_size = get_dist_info()

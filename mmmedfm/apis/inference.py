@@ -16,6 +16,8 @@ from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
+from mmmedfm.utils.cli import check_cfg_options, read_config
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
 SLIDE_COLUMNS = ('wsi_id', 'slide_id', 'slide', 'wsi')
@@ -24,8 +26,11 @@ __all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_s
 
 
 def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
-    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+    if isinstance(config, str):
+        return read_config(config, cfg_options)
+    cfg = config.copy()
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 

@@ -12,7 +12,9 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.utils.cli import read_config  # noqa: E402
 
 
 def main(argv=None):
@@ -25,9 +27,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
     from mmmedfm.apis import extract_features
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         for run in ('first (encode)', 'second (cache hit)'):

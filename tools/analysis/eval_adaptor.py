@@ -12,7 +12,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.utils.cli import read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -47,9 +49,7 @@ def format_table(res: dict) -> str:
 def main(argv=None):
     from mmmedfm.apis.adaptor import evaluate_adaptor
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     ev = cfg.get('evaluation', {}) or {}
     res = evaluate_adaptor(cfg, args.checkpoint, shots=args.shots or ev.get('shots', (1, 4, 16)),
                            seeds=args.seeds or ev.get('seeds', (0, 1, 2)))

@@ -14,10 +14,11 @@ from copy import deepcopy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import pandas as pd  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mmmedfm.utils.cli import check_cfg_options  # noqa: E402
+from mmmedfm.utils.cli import read_config  # noqa: E402
+
 
 SPLITS = ('train', 'val', 'test')
 FEW_SHOT_KEYS = ('num_shots', 'shot_seed', 'num_wsis', 'wsi_selection', 'wsi_seed')
@@ -87,10 +88,7 @@ def main(argv=None) -> int:
     from mmmedfm.registry import DATASETS
     from mmmedfm.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        check_cfg_options(cfg, args.cfg_options)
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     n_errors, tables, seen = 0, {}, {}
     for split in args.splits:
         loader = cfg.get(f'{split}_dataloader')

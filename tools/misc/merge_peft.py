@@ -13,7 +13,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from mmmedfm.utils.cli import read_config  # noqa: E402
 
 from mmmedfm.models.peft.checkpoint import complete_state_dict, merged_state_dict, plain  # noqa: E402
 from mmmedfm.registry import MODELS  # noqa: E402
@@ -35,9 +37,7 @@ def main(argv=None) -> str:
     if osp.abspath(args.out) == osp.abspath(args.checkpoint):
         raise ValueError(f'--out {args.out} would overwrite the input checkpoint')
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
     model.load_state_dict(complete_state_dict(model, ckpt.get('state_dict', ckpt), args.checkpoint))
