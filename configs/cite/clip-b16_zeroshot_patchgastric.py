@@ -5,4 +5,5 @@ _base_ = ['../_base_/experiments/cite_patchgastric.py']
 model = dict(backbone=dict(peft=[]), neck=None,
              head=dict(_delete_=True, type='TextEmbeddingHead', num_classes=3,
                        text_encoder=dict(type='OpenCLIPText', model_name='ViT-B-16'),
-                       prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'])))
+                       prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'],
+                                    classes=_base_.CITE_CLASS_NAMES)))

@@ -8,23 +8,27 @@
 dataset_type = 'PatchGastricDataset'
 data_root = 'data/PatchGastric'
 split_file = None
-img_size = 224  # the backbone's input size; PLIP recipe: resize, no centre crop
-
+# CITE's PatchGastricPipeline (datasets/pipelines.py there): torchvision Resize((224, 224)) on the PIL image
+# (bilinear, antialiased as PIL resizes), then always ColorJitter(brightness=0.2, saturation=(0, 0.2), hue=0.1),
+# independent horizontal and vertical flips (p=0.5 each) and 0-3 quarter turns, uniform (RandomRot90 with
+# prob=0.75 draws k=1..3 uniformly, else 0). Random draws use numpy's RNG (seeded per worker by MMEngine).
+img_size = 224
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='RandomRot90', prob=0.5),
-    # Optional colour jitter (off: prob=0.); enable with train_dataloader.dataset.pipeline.4.prob=0.8
-    dict(type='RandomApply', prob=0.,
-         transforms=[dict(type='ColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)]),
+    dict(type='Resize', scale=(img_size, img_size), interpolation='bilinear', backend='pillow'),
+    dict(type='ColorJitter', brightness=0.2, saturation=(0., 0.2), hue=0.1),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
+    dict(type='RandomRot90', prob=0.75),
     dict(type='PackInputs'),
 ]
 # The slide id (wsi_id) travels in the data samples for slide-level metrics (WSIMetric) and prediction files.
 test_meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'wsi_id')
+# CITE's test config passes test_mode=False to its pipeline, so it evaluated with random augmentation; the
+# deterministic resize + normalisation is used here.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
+    dict(type='Resize', scale=(img_size, img_size), interpolation='bilinear', backend='pillow'),
     dict(type='PackInputs', meta_keys=test_meta_keys),
 ]
 

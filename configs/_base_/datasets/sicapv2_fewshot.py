@@ -3,28 +3,23 @@
 # the end of training (val_interval = max_epochs); no checkpoint is selected on it.
 dataset_type = 'SICAPv2Dataset'
 data_root = 'data/SICAPv2'
-img_size = 224  # the backbone's input size; PLIP recipe: resize, no centre crop
-
+# The seed notebook trains without augmentation. Images keep their size here: the model base's data preprocessor
+# resizes them as the model's own processor does (`image_resize` there), so swapping the model swaps it.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='RandomRot90', prob=0.5),
     dict(type='PackInputs'),
 ]
 # The slide id (wsi_id) travels in the data samples for slide-level metrics and prediction files.
 test_meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'image_name', 'wsi_id')
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
     dict(type='PackInputs', meta_keys=test_meta_keys),
 ]
 # `tools/test.py --tta`: the 8 symmetries of the square (4 quarter turns x {none, horizontal flip}; tissue has
-# no orientation), class probabilities averaged. Keep the Resize here in step with test_pipeline.
+# no orientation), class probabilities averaged.
 tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size)),
     dict(type='TestTimeAug', transforms=[
         [dict(type='Rot90', k=k) for k in range(4)],
         [dict(type='RandomFlip', prob=0.), dict(type='RandomFlip', prob=1., direction='horizontal')],
@@ -32,8 +27,9 @@ tta_pipeline = [
     ]),
 ]
 
+# Batch 32: the notebook's loader batch (its training loop ignores the batch_size=16 argument it is given).
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=32,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

@@ -1,7 +1,7 @@
 # The CITE paper setting on PatchGastric (3 adenocarcinoma subtypes): CLIP ViT-B/16 + VPT (1 token) + projection
 # neck 512->1024 + BioLinkBERT-large class-name head; k WSIs per class with the most patches (set
-# train_dataloader.dataset.num_wsis), class-balanced batches of 128, SGD lr 0.03, 1000 iterations cosine with constant warm-up,
-# 224 px. Evaluation on the held-out 80% of the slides: patch accuracy, per-class accuracy (recall_{class}),
+# train_dataloader.dataset.num_wsis), class-balanced batches of 128, SGD lr 0.03, 1000 iterations cosine with
+# constant warm-up, 224 px. Evaluation on the held-out 80% of the slides: patch accuracy, per-class accuracy (recall_{class}),
 # balanced accuracy, and WSI-level accuracy (mean softmax over each slide's patches, `wsi/...`).
 _base_ = [
     '../models/cite_clip_vit_b16_biolinkbert.py',
@@ -10,8 +10,16 @@ _base_ = [
     '../default_runtime.py',
 ]
 
-# Class names as text, no template (CITE encodes the raw class name).
-model = dict(head=dict(num_classes=3, prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'])))
+# The class-name texts of CITE's configs (TEXTS there; the BERT and CLIP tokenizers lower-case anyway).
+CITE_CLASS_NAMES = ['Well differentiated tubular adenocarcinoma', 'Moderately differentiated tubular adenocarcinoma',
+                    'Poorly differentiated adenocarcinoma']
+
+# CITE's preprocessing (datasets/pipelines.py there): the dataset pipeline resizes to 224 (bilinear, PIL) and
+# every method, zero-shot included, normalises with ImageNet mean/std.
+model = dict(data_preprocessor=dict(resize=None, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+             # Class names as CITE spells them, no template (CITE encodes the raw class name).
+             head=dict(num_classes=3, prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'],
+                                                   classes=CITE_CLASS_NAMES)))
 
 # Iteration-based runtime: checkpoint at the end, log by iteration.
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval={{_base_.max_iters}}))

@@ -6,9 +6,13 @@
 # head.text_encoder.pretrained and neck.out_channels to its hidden size.
 _base_ = ['./clip_vit_b16.py']
 
+# As CITE's models/prompt_vit.py and clip_models.py: the prompt starts at zero plus the mean input token of the
+# first training batch (init='token'); the neck reads the raw (not L2-normalised) CLIP embedding and starts at
+# W = I + N(0, 0.02) with nn.Linear's default bias; the head L2-normalises the projected feature.
 model = dict(
-    backbone=dict(peft=[dict(type='VisualPromptTuning', num_tokens=1, deep=False, dropout=0., init='uniform')]),
-    neck=dict(type='ProjectionNeck', in_channels=512, out_channels=1024),
+    backbone=dict(normalize=False,
+                  peft=[dict(type='VisualPromptTuning', num_tokens=1, deep=False, dropout=0., init='token')]),
+    neck=dict(type='ProjectionNeck', in_channels=512, out_channels=1024, init='normal_identity'),
     head=dict(
         _delete_=True,
         type='TextEmbeddingHead',

@@ -1,9 +1,11 @@
 # OpenAI CLIP ViT-B/16 @224 through open_clip (architecture ViT-B-16, pretrained tag 'openai'), 512-d.
 # CITE's image tower. Offline: set model.foundation_model to a local checkpoint file (model_name stays).
+# Preprocessing of open_clip's transform for ViT-B-16/openai: shorter side 224 bicubic, centre crop 224.
+image_resize = dict(size=224, crop_size=224, interpolation='bicubic')
 model = dict(
     type='VLMClassifier',
     foundation_model='openai',
-    data_preprocessor=dict(type='VLMDataPreprocessor', model_name='ViT-B-16'),
+    data_preprocessor=dict(type='VLMDataPreprocessor', resize=image_resize, model_name='ViT-B-16'),
     backbone=dict(type='OpenCLIPVision', model_name='ViT-B-16', out_type='embedding', normalize=True),
     head=dict(type='TextEmbeddingHead', text_encoder=dict(type='OpenCLIPText', model_name='ViT-B-16')),
 )

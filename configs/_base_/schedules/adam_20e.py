@@ -6,4 +6,4 @@ val_cfg = dict()
 test_cfg = dict()
 
 # Scale the lr linearly when the total batch size differs (`--auto-scale-lr`).
-auto_scale_lr = dict(base_batch_size=16)
+auto_scale_lr = dict(base_batch_size=32)

@@ -22,7 +22,8 @@ class HFTextEncoder(BaseModule):
         pretrained (str): Hub id or local directory (``save_pretrained`` layout with tokenizer files).
         pooling (str): ``'cls'`` (first token of ``last_hidden_state``), ``'pooler'`` (``pooler_output``,
             BERT's tanh(dense(CLS))) or ``'mean'`` (attention-mask-weighted mean of the tokens).
-            Defaults to ``'pooler'``.
+            Defaults to ``'pooler'``. A checkpoint saved without pooler weights (e.g. a masked-LM export) is
+            refused with ``'pooler'``: its pooler would be freshly random.
         normalize (bool): L2-normalise the embeddings. Defaults to False.
         max_length (int): Truncation length (capped at the tokenizer's). Defaults to 512.
         batch_size (int): Texts per forward pass. Defaults to 256.
@@ -43,7 +44,14 @@ class HFTextEncoder(BaseModule):
         if pooling not in POOLINGS:
             raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
         from transformers import AutoModel, AutoTokenizer
-        self.model = load_hf(AutoModel.from_pretrained, pretrained, attn_implementation=attn_implementation)
+        self.model, info = load_hf(AutoModel.from_pretrained, pretrained, attn_implementation=attn_implementation,
+                                   output_loading_info=True)
+        if pooling == 'pooler':
+            missing = [k for k in info.get('missing_keys', ()) if 'pooler' in k]
+            if missing or getattr(self.model, 'pooler', None) is None:
+                raise ValueError(f'HFTextEncoder(pooling=\'pooler\'): {pretrained!r} has no trained pooler weights '
+                                 f'({missing or "no pooler layer"}); its pooler output would be random. Use '
+                                 "pooling='cls' (first token) or pooling='mean'.")
         self.model.eval().requires_grad_(False)
         self.tokenizer = load_hf(AutoTokenizer.from_pretrained, pretrained)
         self.pooling, self.normalize, self.batch_size = pooling, normalize, batch_size

@@ -7,8 +7,9 @@ blocks (pooling, final norm, ``featmap`` reshaping, ``last_hidden_state``) sees 
 tokens, so one implementation serves HF CLIP (``encoder.layers``), open_clip (``transformer.resblocks``, batch-
 or sequence-first), timm (``blocks``) and mmpretrain (``layers``).
 
-Prompts are initialised once, at construction, from the global RNG (seeded by ``randomness.seed``): never
-from data (CITE initialised them from the first batch, so a model evaluated without that batch differed).
+Prompts are initialised at construction from the global RNG (seeded by ``randomness.seed``), or with
+``init='token'`` as CITE does: zeros plus the mean input token (CLS and patches) of the first training batch
+(deterministic under a seeded sampler); loading a state dict with the prompts cancels the pending data init.
 """
 import math
 from typing import List, Optional
@@ -19,7 +20,7 @@ from torch import nn
 from mmmedfm.registry import MODELS
 from .utils import block_width, find_blocks
 
-_INITS = ('uniform', 'xavier')
+_INITS = ('uniform', 'xavier', 'normal', 'token')
 
 
 class VisualPrompts(nn.Module):
@@ -41,6 +42,7 @@ class VisualPrompts(nn.Module):
         self.prompts = nn.Parameter(torch.zeros(num_layers, num_tokens, embed_dim))
         self.dropout = nn.Dropout(dropout)
         self.num_prefix_tokens, self.seq_dim = 1, 1
+        self.token_init_pending = False  # set by init='token': add the first training batch's mean token
         self._handles = []
 
     @property
@@ -70,10 +72,23 @@ class VisualPrompts(nn.Module):
         parts = [head, tail] if mode == 'strip' else [head, self._prompt(layer, x), tail]
         return torch.cat(parts, d)
 
+    @torch.no_grad()
+    def _token_init(self, x: torch.Tensor) -> None:
+        """CITE's ``prompt_init='token'``: every prompt += the mean of the block input over batch and tokens."""
+        self.prompts.add_(x.float().mean(dim=(0, 1)).to(self.prompts.dtype))
+        self.token_init_pending = False
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + 'prompts' in state_dict:
+            self.token_init_pending = False
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _pre_hook(self, layer: int):
         mode = 'insert' if layer == 0 else 'replace'
 
         def hook(module, args, kwargs):
+            if self.token_init_pending and self.training and layer == 0:
+                self._token_init(args[0] if args else next(v for v in kwargs.values() if torch.is_tensor(v)))
             if args:
                 return (self._splice(args[0], layer, mode), *args[1:]), kwargs
             key = next(k for k, v in kwargs.items() if torch.is_tensor(v))  # hidden_states / x / q_x
@@ -118,7 +133,9 @@ class VisualPromptTuning:
             block; ``True``: each block gets its own prompts, replacing the previous block's prompt outputs.
         dropout (float): Dropout on the prompts during training. Defaults to 0.
         init (str): ``'uniform'``: VPT's ``U(-v, v)``, ``v = sqrt(6 / (3 * patch_area + D))`` (Xavier for a
-            patch projection); ``'xavier'``: Xavier-uniform over each layer's ``(num_tokens, D)`` matrix.
+            patch projection); ``'xavier'``: Xavier-uniform over each layer's ``(num_tokens, D)`` matrix;
+            ``'normal'``: ``N(0, 0.02)`` (CITE's VPT baseline); ``'token'``: zeros, then the mean input token
+            of the first training batch is added (CITE's method; evaluation before any training step keeps zeros).
         blocks (str, optional): Dotted name of the block list; ``None`` finds it (``encoder.layers``,
             ``transformer.resblocks``, ``blocks``, ``layers``).
         embed_dim (int, optional): Token width; ``None`` reads it from the first block's LayerNorm.
@@ -154,6 +171,10 @@ class VisualPromptTuning:
                 area = self.patch_size ** 2 if self.patch_size else _patch_size(module)
                 val = math.sqrt(6. / (3 * area + dim))
                 vpt.prompts.uniform_(-val, val)
+            elif self.init == 'normal':
+                nn.init.normal_(vpt.prompts, std=0.02)
+            elif self.init == 'token':
+                vpt.token_init_pending = True
             else:
                 for layer in vpt.prompts:
                     nn.init.xavier_uniform_(layer)

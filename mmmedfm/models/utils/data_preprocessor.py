@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Tuple
 from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmmedfm.registry import MODELS
+from mmmedfm.utils.image_resize import resize_image
 from .hub import is_local, read_json_config
 from .open_clip_loader import open_clip_norm
 
@@ -44,7 +45,8 @@ def image_norm_from_model(pretrained: str, model_name: Optional[str] = None
 
 @MODELS.register_module()
 class VLMDataPreprocessor(ClsDataPreprocessor):
-    """``ClsDataPreprocessor`` whose mean/std default to the pretrained model's own preprocessing config.
+    """``ClsDataPreprocessor`` whose mean/std default to the pretrained model's own preprocessing config, and
+    which applies the model's own resize (``resize``), so a model base carries its full preprocessing.
 
     Args:
         pretrained (str, optional): Hub id or local dir of the foundation model. When ``mean``/``std`` are
@@ -53,6 +55,9 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
             tag (``openai``) or a checkpoint file; see :func:`image_norm_from_model`.
         mean, std (Sequence[float], optional): Explicit constants (0-255 units); override the model's.
         to_rgb (bool): Images are loaded as BGR by ``LoadImageFromFile``; VLMs expect RGB. Defaults to True.
+        resize (dict, optional): ``dict(size, crop_size=None, interpolation='bicubic')``: each image's shorter
+            side to ``size`` (antialiased, like the model's reference processor), then a ``crop_size`` centre
+            crop; see :func:`mmmedfm.utils.image_resize.resize_image`. None: images arrive at the input size.
         **kwargs: Other ``ClsDataPreprocessor`` arguments.
     """
 
@@ -62,7 +67,19 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  to_rgb: bool = True,
+                 resize: Optional[dict] = None,
                  **kwargs):
         if mean is None and pretrained is not None:
             mean, std = image_norm_from_model(pretrained, model_name)
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, **kwargs)
+        if resize is not None and (not isinstance(resize, dict) or 'size' not in resize
+                                   or set(resize) - {'size', 'crop_size', 'interpolation'}):
+            raise KeyError(f'model.data_preprocessor.resize must be dict(size, crop_size=None, '
+                           f"interpolation='bicubic'), got {resize!r}")
+        self.resize = dict(resize) if resize else None
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        if self.resize:
+            inputs = self.cast_data(data['inputs'])
+            data = dict(data, inputs=[resize_image(img, **self.resize) for img in inputs])
+        return super().forward(data, training)
