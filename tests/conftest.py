@@ -45,9 +45,9 @@ def demo_cfg_options(tiny_clip_dir, sicapv2_root):
             'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0,
             'val_dataloader.num_workers': 0, 'test_dataloader.num_workers': 0,
             'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2}
+    opts['model.data_preprocessor.resize.size'] = opts['model.data_preprocessor.resize.crop_size'] = 64
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.dataset.data_root'] = sicapv2_root
-        opts[f'{split}_dataloader.dataset.pipeline.1.scale'] = (64, 64)
     return opts
 
 

@@ -40,7 +40,7 @@ def slides(tmp_path_factory):
 @pytest.fixture(scope='module')
 def opts(tiny_clip_dir, sicapv2_root):
     return {'model.foundation_model': tiny_clip_dir, 'test_dataloader.dataset.data_root': sicapv2_root,
-            'test_dataloader.dataset.pipeline.1.scale': (64, 64)}
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
 
 
 @pytest.fixture(scope='module')

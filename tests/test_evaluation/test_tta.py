@@ -28,7 +28,6 @@ def test_rot90_is_numpy_rot90():
 def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv2_root):
     model = init_model(DEMO, None, 'cpu', demo_cfg_options)
     tta_pipeline = copy.deepcopy(model.cfg.tta_pipeline)
-    tta_pipeline[1]['scale'] = (64, 64)
     tta = MODELS.build(dict(model.cfg.tta_model, module=model)).eval()
     paths = sorted(glob.glob(osp.join(sicapv2_root, 'images', '*.jpg')))[:3]
     items = [Compose(tta_pipeline)(dict(img_path=p, gt_label=0, wsi_id='w')) for p in paths]
@@ -36,7 +35,7 @@ def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv
     with torch.no_grad():
         merged = tta.test_step(pseudo_collate(items))
     # Independent: the 8 views made with numpy, each predicted on its own, probabilities averaged.
-    load_resize = Compose(tta_pipeline[:2])
+    load_resize = Compose(tta_pipeline[:1])  # loading; the model's data preprocessor resizes
     pack = Compose([dict(type='PackInputs')])
     for path, sample in zip(paths, merged):
         img = load_resize(dict(img_path=path))['img']
@@ -52,8 +51,8 @@ def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv
 
 def test_test_tool_tta_writes_clinical_figures(tmp_path, demo_cfg_options):
     test = load_tool('tools/test.py')
-    opts = dict(demo_cfg_options, **{'tta_pipeline.1.scale': (64, 64)})
-    metrics = test.main([DEMO, '--tta', '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
+    metrics = test.main([DEMO, '--tta', '--work-dir', str(tmp_path), '--cfg-options',
+                         *cli_options(demo_cfg_options)])
     assert metrics['wsi/num_slides'] == 12  # 4 classes x 3 synthetic slides
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
     for name in ('cls_confusion_matrix.png', 'cls_confusion_matrix.csv', 'cls_reliability.png',

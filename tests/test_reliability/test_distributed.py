@@ -26,8 +26,6 @@ def _free_port():
 def _opts(demo_cfg_options, batch):
     return dict(demo_cfg_options, **{
         'train_dataloader.batch_size': batch,  # 4 shots x 4 classes = 16 images: one step per epoch
-        'train_dataloader.dataset.pipeline.2.prob': [0., 0.],  # random augmentation off: ranks draw their
-        'train_dataloader.dataset.pipeline.3.prob': 0.,        # own augmentations, one process draws others
         'val_dataloader.dataset.indices': VAL_SIZE, 'val_dataloader.batch_size': 5})
 
 
