@@ -4,6 +4,6 @@ _base_ = ['../_base_/experiments/cite_patchgastric.py']
 
 model = dict(backbone=dict(peft=[]), neck=None,
              head=dict(_delete_=True, type='TextEmbeddingHead', num_classes=3,
-                       text_encoder=dict(type='OpenCLIPText', model_name='ViT-B-16'),
+                       text_encoder=dict(type='OpenCLIPText', model_name='ViT-B-16', quick_gelu=True),
                        prompts=dict(dataset='PatchGastricDataset', templates=['[CLS]'],
                                     classes=_base_.CITE_CLASS_NAMES)))

@@ -18,15 +18,17 @@ class OpenCLIPText(BaseModule):
         pretrained (str): As :class:`OpenCLIPVision` (``hf-hub:`` id, local dir, checkpoint file or tag).
         model_name (str, optional): open_clip architecture; needed with a tag or a file.
         batch_size (int): Prompts encoded per forward pass. Defaults to 256.
+        quick_gelu (bool, optional): QuickGELU activations (OpenAI CLIP weights); None follows the tag.
 
     Attributes:
         logit_scale (float): The checkpoint's ``logit_scale.exp()``.
         embed_dim (int): Output width.
     """
 
-    def __init__(self, pretrained: str, model_name: Optional[str] = None, batch_size: int = 256):
+    def __init__(self, pretrained: str, model_name: Optional[str] = None, batch_size: int = 256,
+                 quick_gelu: Optional[bool] = None):
         super().__init__()
-        model = load_open_clip(pretrained, model_name)
+        model = load_open_clip(pretrained, model_name, quick_gelu=quick_gelu)
         self.tokenizer = open_clip_tokenizer(pretrained, model_name)
         self.logit_scale = float(model.logit_scale.detach().exp())
         del model.visual  # only encode_text is used

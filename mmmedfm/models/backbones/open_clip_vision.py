@@ -43,6 +43,8 @@ class OpenCLIPVision(BaseModule):
         out_type (str): ``'embedding'`` (joint space, default) or ``'pooled'`` (before the projection).
         normalize (bool): L2-normalise the output. Defaults to True.
         peft (list[dict], optional): PEFT methods, see :func:`mmmedfm.models.peft.apply_peft`.
+        quick_gelu (bool, optional): QuickGELU activations (OpenAI CLIP weights); None follows the pretrained
+            tag, see :func:`~mmmedfm.models.utils.open_clip_loader.load_open_clip`.
         init_cfg (dict, optional): Unused; weights come from ``pretrained``.
 
     Shapes:
@@ -59,11 +61,12 @@ class OpenCLIPVision(BaseModule):
                  out_type: str = 'embedding',
                  normalize: bool = True,
                  peft: Optional[List[dict]] = None,
+                 quick_gelu: Optional[bool] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if out_type not in ('embedding', 'pooled'):
             raise ValueError(f"out_type must be 'embedding' or 'pooled', got {out_type!r}")
-        model = load_open_clip(pretrained, model_name)
+        model = load_open_clip(pretrained, model_name, quick_gelu=quick_gelu)
         self.pretrained, self.model_name = pretrained, model_name
         self.visual, self.proj = split_projection(model.visual)
         del model

@@ -59,17 +59,34 @@ def resolve_open_clip(pretrained: str, model_name: Optional[str] = None,
     return model_name, pretrained
 
 
+def tag_wants_quick_gelu(model_name: str, pretrained: Optional[str]) -> bool:
+    """Whether open_clip's pretrained tag (``openai`` for ``ViT-B-16``) was trained with QuickGELU; False for
+    paths and unknown tags. open_clip itself only warns when a built-in config without QuickGELU loads them."""
+    import open_clip
+    if not pretrained or is_local(pretrained) or model_name.startswith(('local-dir:', HF_HUB)):
+        return False
+    return bool(open_clip.get_pretrained_cfg(model_name, pretrained).get('quick_gelu', False))
+
+
 def load_open_clip(pretrained: str, model_name: Optional[str] = None,
-                   config_key: str = 'model.foundation_model', **kwargs):
+                   config_key: str = 'model.foundation_model', quick_gelu: Optional[bool] = None, **kwargs):
     """Create an open_clip model with its pretrained weights (eval mode, fp32, CPU).
+
+    Args:
+        quick_gelu (bool, optional): Build the towers with QuickGELU (OpenAI CLIP weights need it, on every
+            route: tag, checkpoint file, directory). None: only when the pretrained tag says so
+            (:func:`tag_wants_quick_gelu`); a checkpoint file cannot tell, so OpenAI bases set True.
 
     Raises:
         ModelNotAvailableError: Weights neither local nor cached and not downloadable.
     """
     import open_clip
     oc_name, oc_pretrained = resolve_open_clip(pretrained, model_name, config_key)
+    if quick_gelu is None:
+        quick_gelu = tag_wants_quick_gelu(oc_name, oc_pretrained)
     try:
-        model = open_clip.create_model(oc_name, pretrained=oc_pretrained, require_pretrained=True, **kwargs)
+        model = open_clip.create_model(oc_name, pretrained=oc_pretrained, require_pretrained=True,
+                                       force_quick_gelu=quick_gelu, **kwargs)
     except (RuntimeError, OSError) as e:
         if oc_name.startswith('local-dir:') or (oc_pretrained and is_local(oc_pretrained)):
             raise
