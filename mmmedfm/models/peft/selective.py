@@ -28,12 +28,28 @@ class BitFit:
 
 @MODELS.register_module()
 class LayerNormAffine:
-    """Affine-LN tuning: train the weight and bias of every normalisation layer (matched by type, so it works
-    whatever the layer is called: ``layer_norm1``, ``ln_1``, ``norm1``, ``post_layernorm``)."""
+    """Affine-LN tuning: train the weight and bias of normalisation layers (matched by type, so it works
+    whatever the layer is called: ``layer_norm1``, ``ln_1``, ``norm1``, ``post_layernorm``).
+
+    Args:
+        scope (str): ``'all'`` (default): every normalisation layer of the tower. ``'blocks'``: only those
+            inside the transformer blocks, the seed notebook's rule (it trains parameters named ``layer_norm``,
+            i.e. HF CLIP's ``layer_norm1/2``, not ``pre_layrnorm``/``post_layernorm``; on open_clip and timm
+            towers the same layers are ``ln_1/ln_2`` and ``norm1/norm2``).
+        blocks (str, optional): Dotted name of the block list for ``scope='blocks'``; None finds it.
+    """
+
+    def __init__(self, scope: str = 'all', blocks: Optional[str] = None):
+        if scope not in ('all', 'blocks'):
+            raise ValueError(f"LayerNormAffine scope must be 'all' or 'blocks', got {scope!r}")
+        self.scope, self.blocks = scope, blocks
 
     def apply(self, module: nn.Module) -> List[str]:
+        prefix = ''
+        if self.scope == 'blocks':
+            prefix = find_blocks(module, self.blocks)[0] + '.'
         names = [f'{m}.{p}' if m else p for m, mod in module.named_modules() if isinstance(mod, _NORM_TYPES)
-                 for p, _ in mod.named_parameters(recurse=False)]
+                 and m.startswith(prefix) for p, _ in mod.named_parameters(recurse=False)]
         return _enable(module, names)
 
 

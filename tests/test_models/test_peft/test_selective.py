@@ -47,3 +47,20 @@ def test_combination_gradients():
     m(torch.randn(2, 3, 32, 32)).sum().backward()
     got = {n for n, p in m.named_parameters() if p.grad is not None}
     assert got == {n for n, _ in m.named_parameters() if 'lora_' in n or n.endswith('.bias')}
+
+
+def test_lnaffine_blocks_scope_is_the_notebook_layer_norm_rule():
+    """Seed notebook: ``if "layer_norm" in name: requires_grad = True`` on PLIP's (HF CLIP) vision model, which
+    leaves pre_layrnorm/post_layernorm frozen; scope='blocks' is that rule, and the same layers elsewhere."""
+    m = hf_clip_vision()
+    apply_peft(m, [dict(type='LayerNormAffine', scope='blocks')])
+    assert _trainable(m) == {n for n, _ in m.named_parameters() if 'layer_norm' in n}
+    everything = hf_clip_vision()
+    apply_peft(everything, [dict(type='LayerNormAffine')])
+    extra = _trainable(everything) - _trainable(m)
+    assert extra == {'pre_layrnorm.weight', 'pre_layrnorm.bias', 'post_layernorm.weight', 'post_layernorm.bias'}
+    oc = open_clip_vit()
+    apply_peft(oc, [dict(type='LayerNormAffine', scope='blocks')])
+    assert _trainable(oc) == {n for n, _ in oc.named_parameters() if '.ln_1.' in n or '.ln_2.' in n}
+    with pytest.raises(ValueError, match='scope'):
+        apply_peft(hf_clip_vision(), [dict(type='LayerNormAffine', scope='some')])
