@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model
+from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model, part_weight_keys
 from mmmedfm.models.heads.text_embedding_head import resolve_prompts
 from mmmedfm.models.utils.fingerprint import stable_hash, weights_fingerprint
+from mmmedfm.models.utils.hub import weight_keys
 from mmmedfm.models.utils.text_cache import cached_class_embeddings
 
 SPLITS = ('train', 'val', 'test')
@@ -164,8 +165,9 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
         return cached if cached.image_ids == image_ids else cached.reordered(image_ids)
 
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    backbone = MODELS.build(backbone_cfg).eval().requires_grad_(False).to(dev)
-    preprocessor = MODELS.build(pre_cfg).eval().to(dev)
+    with weight_keys({path: key for key, path in part_weight_keys(Config(cfg.model).to_dict()).values()}):
+        backbone = MODELS.build(backbone_cfg).eval().requires_grad_(False).to(dev)
+        preprocessor = MODELS.build(pre_cfg).eval().to(dev)
     num_workers = min(int(cfg[f'{split}_dataloader'].get('num_workers', 0)), os.cpu_count() or 1)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                                          collate_fn=pseudo_collate)
@@ -209,8 +211,9 @@ def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:
     if 'text_encoder' not in head or 'prompts' not in head:
         raise KeyError('`model.head` needs `text_encoder` and `prompts` to build a zero-shot classifier.')
     _, class_prompts = resolve_prompts(head['prompts'])
-    weights, scale = cached_class_embeddings(head['text_encoder'], class_prompts,
-                                             head.get('cache_dir', DEFAULT_TEXT_CACHE))
+    with weight_keys({path: key for key, path in part_weight_keys(Config(cfg.model).to_dict()).values()}):
+        weights, scale = cached_class_embeddings(head['text_encoder'], class_prompts,
+                                                 head.get('cache_dir', DEFAULT_TEXT_CACHE))
     if head.get('logit_scale') is not None:
         scale = head['logit_scale']
     return weights, float(100. if scale is None else scale)

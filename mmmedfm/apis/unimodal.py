@@ -24,6 +24,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from mmmedfm.models.utils.fingerprint import stable_hash, weights_fingerprint
+from mmmedfm.models.utils.hub import weight_keys
 from .features import _as_config, _autocast, feature_cache_key
 
 INDEX = 'index.json'
@@ -253,7 +254,8 @@ def encode_texts_cached(text: dict, texts: Sequence[str], cache_dir: str, max_le
 
     def encode(start, stop):
         if 'enc' not in state:
-            state['enc'] = MODELS.build(dict(text)).eval().requires_grad_(False).to(dev)
+            with weight_keys({text.get('pretrained'): 'unimodal.text.pretrained'}):
+                state['enc'] = MODELS.build(dict(text)).eval().requires_grad_(False).to(dev)
         outs = []
         with torch.no_grad(), _autocast(dev):
             for i in range(start, stop, batch_size):
@@ -337,8 +339,9 @@ def extract_unimodal(cfg: Union[Config, str], split: str, batch_size: int = 64, 
             if 'backbone' not in state:
                 vision = dict(u['vision'])
                 vision.pop('peft', None)
-                state['backbone'] = MODELS.build(vision).eval().requires_grad_(False).to(dev)
-                state['pre'] = MODELS.build(u['data_preprocessor']).eval().to(dev)
+                with weight_keys({vision.get('pretrained'): 'unimodal.vision.pretrained'}):
+                    state['backbone'] = MODELS.build(vision).eval().requires_grad_(False).to(dev)
+                    state['pre'] = MODELS.build(u['data_preprocessor']).eval().to(dev)
             subset = torch.utils.data.Subset(source, range(start, stop))
             loader = torch.utils.data.DataLoader(subset, batch_size=batch_size, shuffle=False,
                                                  num_workers=min(4, os.cpu_count() or 1) if stop - start > 256
