@@ -4,6 +4,7 @@ Pure functions over MMEngine data lists (``[{'img_path', 'gt_label', 'wsi_id', .
 :class:`FewShotMixin`, which gives any ``BaseDataset`` subclass the config keys ``num_shots``, ``shot_seed``,
 ``num_wsis``, ``wsi_selection`` and ``wsi_seed``.
 """
+import numbers
 import random
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence
@@ -129,6 +130,22 @@ def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, se
     return split
 
 
+def check_count(value, key: str, owner: str, allow_none: bool = True) -> None:
+    """Refuse a few-shot count that is not a positive integer (or None): ``0`` would silently mean "all",
+    ``2.5`` would round and ``'one'`` would be taken as true."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f'{owner}: `{key}` must be a positive integer{" or None (all)" if allow_none else ""}, '
+                         f'got {value!r}.')
+
+
+def check_seed(value, key: str, owner: str) -> None:
+    """Refuse a seed that is not an integer (a string or float seed would be hashed/accepted silently)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f'{owner}: `{key}` must be an integer, got {value!r}.')
+
+
 class FewShotMixin:
     """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
 
@@ -148,9 +165,14 @@ class FewShotMixin:
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,
                  num_wsis: Optional[int] = None, wsi_selection: str = 'most_patches', wsi_seed: int = 0,
                  **kwargs):
+        owner = type(self).__name__
         if wsi_selection not in WSI_SELECTIONS:
-            raise ValueError(f'wsi_selection must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
-        if (num_shots or num_wsis) and kwargs.get('test_mode', False):
+            raise ValueError(f'{owner}: `wsi_selection` must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
+        check_count(num_shots, 'num_shots', owner)
+        check_count(num_wsis, 'num_wsis', owner)
+        check_seed(shot_seed, 'shot_seed', owner)
+        check_seed(wsi_seed, 'wsi_seed', owner)
+        if (num_shots is not None or num_wsis is not None) and kwargs.get('test_mode', False):
             raise ValueError(f'{type(self).__name__}: num_shots={num_shots}/num_wsis={num_wsis} with '
                              'test_mode=True; few-shot sampling never touches an evaluation split. Set them on '
                              'the train dataset only.')
@@ -162,11 +184,11 @@ class FewShotMixin:
         data_list = super().filter_data()
         classes = self.metainfo.get('classes')
         n_before = len(data_list)
-        if self.num_wsis:
+        if self.num_wsis is not None:
             data_list = select_wsis(data_list, self.num_wsis, self.wsi_selection, self.wsi_seed, classes)
-        if self.num_shots:
+        if self.num_shots is not None:
             data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, classes)
-        if self.num_wsis or self.num_shots:
+        if self.num_wsis is not None or self.num_shots is not None:
             print_log(f'{type(self).__name__}: few-shot support of {len(data_list)} of {n_before} images '
                       f'(num_wsis={self.num_wsis}, wsi_selection={self.wsi_selection!r}, '
                       f'wsi_seed={self.wsi_seed}, num_shots={self.num_shots}, shot_seed={self.shot_seed}).',
