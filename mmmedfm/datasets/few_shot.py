@@ -74,7 +74,8 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
     Args:
         data_list: Data infos with ``gt_label`` and ``wsi_id``.
         num_wsis: Slides kept per class.
-        selection: ``'most_patches'`` (CITE: the slides with the most patches; ties by WSI id, deterministic)
+        selection: ``'most_patches'`` (CITE: the slides with the most patches; ties by WSI id, deterministic,
+            where CITE's stable sort keeps the file-system listing order)
             or ``'random'`` (one seeded permutation of the sorted WSI ids per class).
         seed: Seed of the ``'random'`` selection.
         class_names: Used to name a class with too few slides in the error.
@@ -101,32 +102,42 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
     return [d for d in data_list if d['wsi_id'] in keep]
 
 
-def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, seed: int = 0) -> Dict[str, str]:
-    """Split slides per class into ``'test'`` (held out) and ``'train'`` (few-shot pool).
+SPLIT_MODES = ('cite', 'per_class')
 
-    CITE's PatchGastric protocol: for each class, ``round(eval_ratio * n)`` of its ``n`` slides (a seeded
-    permutation of the sorted ids, seed 0) are held out for evaluation and the rest form the few-shot pool.
-    No slide is in both splits.
+
+def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, seed: int = 0,
+                         mode: str = 'cite') -> Dict[str, str]:
+    """Split slides per class into ``'test'`` (held out) and ``'train'`` (few-shot pool). No slide is in both.
 
     Args:
-        wsi_labels: ``{wsi_id: label}``.
+        wsi_labels: ``{wsi_id: label}`` in the order of the annotation file (``mode='cite'`` depends on it).
         eval_ratio: Share of each class's slides held out. Defaults to 0.8.
-        seed: Permutation seed. Defaults to 0.
+        seed: Seed. Defaults to 0 (CITE's).
+        mode: ``'cite'`` (default) reproduces CITE's ``tools/ann.py``: per-class id lists in file order, one
+            RNG seeded once, then for each class in label order ``sample(ids, int(eval_ratio * n))`` held out.
+            ``'per_class'``: one RNG per class (seeded ``'{seed}-{label}'``) shuffles the sorted ids and
+            ``round(eval_ratio * n)`` are held out; independent of file order and of the other classes.
 
     Returns:
         ``{wsi_id: 'train' | 'test'}``.
     """
     if not 0. <= eval_ratio <= 1.:
         raise ValueError(f'eval_ratio must be in [0, 1], got {eval_ratio}')
+    if mode not in SPLIT_MODES:
+        raise ValueError(f'split mode must be one of {SPLIT_MODES}, got {mode!r}')
     by_class: Dict[int, List[str]] = defaultdict(list)
-    for wsi in sorted(wsi_labels):
+    for wsi in (wsi_labels if mode == 'cite' else sorted(wsi_labels)):
         by_class[wsi_labels[wsi]].append(wsi)
-    split = {}
+    split = dict.fromkeys(wsi_labels, 'train')
+    rng = random.Random(seed)
     for label in sorted(by_class):
         wsis = by_class[label]
-        random.Random(f'{seed}-{label}').shuffle(wsis)
-        n_eval = int(round(eval_ratio * len(wsis)))
-        split.update({w: 'test' if i < n_eval else 'train' for i, w in enumerate(wsis)})
+        if mode == 'cite':
+            held_out = rng.sample(wsis, int(len(wsis) * eval_ratio))
+        else:
+            random.Random(f'{seed}-{label}').shuffle(wsis)
+            held_out = wsis[:int(round(eval_ratio * len(wsis)))]
+        split.update(dict.fromkeys(held_out, 'test'))
     return split
 
 

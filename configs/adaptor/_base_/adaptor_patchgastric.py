@@ -15,7 +15,7 @@ eval_ratio = 0.2
 pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(img_size, img_size)),
             dict(type='PackInputs')]
 source = dict(type='PatchGastricDataset', data_root=data_root, eval_ratio=eval_ratio, split_seed=0,
-              pipeline=pipeline)
+              split_mode='per_class', pipeline=pipeline)
 
 # The frozen encoders and the cache. Only tools/extract_unimodal.py builds the encoders (and
 # tools/analysis/eval_adaptor.py, to encode zero-shot class prompts); training reads the cache.
