@@ -111,7 +111,7 @@ def config_parts(cfg) -> list:
             part = {k: v for k, v in build[name].items() if k != 'peft'}
             parts.append(dict(part=f'model.{name}', key=key, cfg=part))
     if cfg.get('unimodal') is not None:
-        from mmmedfm.apis.unimodal import unimodal_settings
+        from mmmedfm.cache import unimodal_settings
         u = unimodal_settings(cfg)
         for name in ('vision', 'text'):
             parts.append(dict(part=f'unimodal.{name}', key=f'unimodal.{name}.pretrained',
