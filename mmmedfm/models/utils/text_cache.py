@@ -39,6 +39,9 @@ def cached_class_embeddings(text_encoder: dict, class_prompts: Sequence[Sequence
     Returns:
         ``((C, D) unit-norm float32 tensor, logit_scale or None when the encoder has none)``.
     """
+    if text_encoder.get('peft') is not None:
+        raise ValueError(f'head.text_encoder.peft={text_encoder["peft"]!r}: this head encodes the class prompts once, '
+                         'without gradients, so PEFT on its text tower would never train; remove the key.')
     path = None
     if cache_dir:
         path = osp.join(cache_dir, text_cache_key(text_encoder, class_prompts) + '.safetensors')
