@@ -1,8 +1,7 @@
 from typing import Optional
 
-from mmpretrain.models.classifiers import ImageClassifier
-
 from mmmedfm.registry import MODELS
+from .image_classifier import ImageClassifier
 
 
 def _fill(cfg: Optional[dict], key: str, value: str) -> None:
@@ -37,7 +36,7 @@ def fill_foundation_model(model_cfg: dict) -> dict:
 
 @MODELS.register_module()
 class VLMClassifier(ImageClassifier):
-    """``ImageClassifier`` whose parts share one foundation model, set by a single config key.
+    """``ImageClassifier`` (ours: ``backbone.peft`` applies at build) whose parts share one foundation model, set by a single config key.
 
     ``foundation_model`` is filled into ``backbone.pretrained``, ``head.text_encoder.pretrained`` and
     ``data_preprocessor.pretrained`` wherever those are not set, so swapping the model (or pointing at a local
