@@ -10,6 +10,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 
+from .decoded_dataset import DecodedCacheMixin
+
 WSI_SELECTIONS = ('most_patches', 'random')
 
 
@@ -129,7 +131,7 @@ def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, se
     return split
 
 
-class FewShotMixin:
+class FewShotMixin(DecodedCacheMixin):
     """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
 
     The draw runs in ``filter_data`` (MMEngine's hook after ``load_data_list``), so the subclass only reads
@@ -142,7 +144,9 @@ class FewShotMixin:
         wsi_selection (str): ``'most_patches'`` (CITE, deterministic) or ``'random'``.
         wsi_seed (int): Seed of ``wsi_selection='random'``. Defaults to 0.
 
-    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
+    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split. The
+    decoded-image cache keys (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by
+    default for few-shot supports.
     """
 
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,
