@@ -109,4 +109,4 @@ def test_wrapper_on_a_plain_dataset(sicapv2_root, tmp_path):
     assert len(wrapped) == len(plain) and wrapped.metainfo == plain.metainfo
     for i in range(len(plain)):
         same_sample(wrapped[i], plain[i])
-    assert osp.isfile(osp.join(wrapped.cache.root, 'index.json'))
+    assert osp.isfile(osp.join(wrapped.cache.root, 'index.json')) and len(wrapped.cache) == len(plain)
