@@ -66,17 +66,22 @@ def run_train_in_process(argv: List[str], log_file: str, name: str, gpu: Optiona
             traceback.print_exc(file=log)
             raise RuntimeError(f'Training cell {name} failed ({e.__class__.__name__}: {e}); see {log_file}') from None
         finally:
-            _release(runner)
+            _release(runner, log)
 
 
-def _release(runner) -> None:
-    """Close the run's log handlers and free its model (the next cell builds its own)."""
-    if runner is not None:
-        import logging
-        for handler in list(runner.logger.handlers):
-            if isinstance(handler, logging.FileHandler):
+def _release(runner, log) -> None:
+    """Detach log handlers writing to ``log`` or to the run's files, and free the model (the next cell
+    builds its own)."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and runner is not None and logger is runner.logger:
                 handler.close()
-                runner.logger.removeHandler(handler)
+                logger.removeHandler(handler)
+            elif isinstance(handler, logging.StreamHandler) and getattr(handler, 'stream', None) is log:
+                handler.setStream(sys.__stdout__)
     del runner
     gc.collect()
     if torch.cuda.is_available():
