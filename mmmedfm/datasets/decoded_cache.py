@@ -100,6 +100,7 @@ class DecodedImageCache:
         meta = self.arrays.index
         self.rows: Dict[str, int] = {p: i for i, p in enumerate(meta['paths'])}
         self.extra_kinds: Dict[str, str] = meta['extra_kinds']
+        self._extras = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -111,9 +112,11 @@ class DecodedImageCache:
             i = self.rows[str(path)]
         except KeyError:
             raise KeyError(f'{path} is not in the decoded-image cache {self.root}.') from None
+        if self._extras is None:  # small (N, k) arrays: read once
+            self._extras = {k: self.arrays.load(f'extra.{k}').numpy() for k in self.extra_kinds}
         extra = {}
         for key, kind in self.extra_kinds.items():
-            value = self.arrays.get(f'extra.{key}', i).numpy()
+            value = self._extras[key][i]
             cast = {'int': int, 'float': float, 'bool': bool}[kind.split(':')[0]]
             extra[key] = tuple(cast(v) for v in value.reshape(-1)) if kind.endswith(':seq') else cast(value)
         return self.arrays.get('img', i).numpy().copy(), extra
