@@ -91,8 +91,11 @@ def main(argv=None):
                             aggregate=args.aggregate, batch_size=args.batch_size, num_workers=args.num_workers,
                             progress=rank == 0)
     merged = {}
-    for part in all_gather_object(status) if world > 1 else [status]:
+    for r, part in enumerate(all_gather_object(status) if world > 1 else [status]):
         merged.update(part)
+        if world > 1 and rank == 0:
+            print(f'rank {r}: ' + ', '.join(f'{k} ({v if v in ("done", "skipped") else "failed"})'
+                                             for k, v in part.items()))
     barrier()
     if rank != 0:
         return None

@@ -172,3 +172,47 @@ def test_tool_folder_with_a_bad_slide_reports_it(slides, opts, tmp_path):
     assert summary.slide_id.tolist() == ['empty', 'good']
     assert 'no tissue' in summary.error[0] and pd.isna(summary.error[1]) and summary.num_tiles[1] == 24
     assert not osp.exists(osp.join(out, 'empty', 'prediction.json'))  # retried on the next run
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
+    """``tools/dist_predict_wsi.sh ... 2`` (torchrun, gloo on CPU): each rank predicts its own slide, rank 0
+    writes the summary, and the results equal those of one process."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    from tests.test_reliability.utils import env
+    folder = osp.dirname(slides['tissue'])
+    common = ['--tile-size', '64', '--thumb-size', '512', '--cfg-options', *cli_options(opts)]
+    one = load_tool('tools/predict_wsi.py').main([DEMO, 'none', folder, '--out', str(tmp_path / 'one'), *common])
+    e = env()
+    e.update(PORT=str(_free_port()), PATH=osp.dirname(sys.executable) + os.pathsep + e['PATH'])
+    p = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_predict_wsi.sh'), DEMO, 'none', '2', folder,
+                        '--out', str(tmp_path / 'two'), *common], cwd=ROOT, env=e, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-6000:]
+    log = p.stdout + p.stderr
+    assert 'rank 0: a (done)' in log and 'rank 1: b (done)' in log  # one slide a rank
+    two = pd.read_csv(tmp_path / 'two' / 'summary.csv')
+    pd.testing.assert_frame_equal(two.drop(columns='error'), one.drop(columns='error'), check_dtype=False)
+
+
+def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    from tests.test_reliability.utils import env
+    p = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'predict_wsi.py'), DEMO, 'none', slides['no_mpp'],
+                        '--out', str(tmp_path / 'out'), '--cfg-options', *cli_options(opts)], cwd=ROOT, env=env(),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 1 and 'Traceback' not in p.stderr
+    assert p.stderr.strip().splitlines()[-1].startswith(
+        'predict_wsi: 1 slide(s) failed: ') and 'no_mpp.tif: the slide has no resolution' in p.stderr
