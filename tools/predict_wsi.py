@@ -22,7 +22,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 
 def _threshold(value):
-    return value if value == 'otsu' else float(value)
+    return value if value in ('otsu', 'triangle') else float(value)
 
 
 def parse_args(argv=None):
@@ -41,7 +41,8 @@ def parse_args(argv=None):
     parser.add_argument('--thumb-size', type=int, default=1024, help='thumbnail size for tissue and heatmaps')
     parser.add_argument('--tissue-channel', choices=['saturation', 'darkness'], default='saturation')
     parser.add_argument('--tissue-threshold', type=_threshold, default='otsu',
-                        help="'otsu' (default) or a value in 0-255")
+                        help="'otsu' (default), 'triangle' (keeps pale tissue next to dark tissue) or a value "
+                        'in 0-255')
     parser.add_argument('--min-tissue', type=float, default=0.5, help='minimum tissue fraction of a tile')
     parser.add_argument('--aggregate', choices=['mean', 'vote'],
                         help="slide aggregation (default: the config's WSIMetric setting, else mean)")

@@ -83,6 +83,35 @@ def test_tissue_mask_on_slide_with_blank_regions(slides):
     assert not blank_mask.any() and threshold == 20.  # Otsu on noise is floored by min_threshold
 
 
+def _otsu(values):
+    """Otsu's threshold by hand: the t maximising the between-class variance of {<= t} and {> t}."""
+    hist = np.bincount(values.ravel(), minlength=256).astype(float)
+    p, levels = hist / hist.sum(), np.arange(256)
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * levels)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        between = (m0[-1] * w0 - m0) ** 2 / (w0 * (1 - w0))
+    return int(np.nanargmax(between[:-1]))
+
+
+def test_tissue_thresholds_pale_and_dark_tissue():
+    """Pale (class 0) and dark (class 3) tissue on glass: Otsu (checked against a hand implementation) cuts
+    between the two tissues and loses most of the pale one; the triangle method and a fixed 20 keep both."""
+    import cv2
+    image = rectangles_image((512, 768), [(64, 64, 448, 320, 0), (64, 448, 448, 704, 3)])
+    labels = np.full((512, 768), -1)
+    labels[64:448, 64:320], labels[64:448, 448:704] = 0, 3
+    mask, threshold = tissue_mask(image)
+    assert threshold == _otsu(cv2.cvtColor(image, cv2.COLOR_RGB2HSV)[..., 1]) > 20
+    assert mask[labels == 0].mean() < 0.5 and mask[labels == 3].mean() > 0.99 and not mask[labels == -1].any()
+    for method in ('triangle', 20):
+        mask, _ = tissue_mask(image, threshold=method)
+        assert mask[labels == 0].mean() > 0.8 and mask[labels == 3].mean() > 0.99  # lumens are glass
+        assert mask[labels == -1].mean() < 0.001
+    with pytest.raises(ValueError, match="'otsu', 'triangle' or a number"):
+        tissue_mask(image, threshold='mean')
+
+
 def test_slide_prediction_is_mean_of_tile_probabilities(slides, model, opts, tmp_path):
     pred = predict_slide(model, slides['tissue'], tile_size=64, mpp=1.0, progress=False)
     assert len(pred.tiles) == 24 and pred.class_names == CLASSES and pred.aggregate == 'mean'
