@@ -48,7 +48,20 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        link_unimodal(cfg, cfg_options)
     return cfg
+
+
+def link_unimodal(cfg: Config, options: dict) -> None:
+    """Adaptor configs copy the top-level ``unimodal`` (frozen encoders) into every dataset when the file is
+    parsed; an override of ``unimodal.*`` (``unimodal.vision.pretrained=DIR``) must reach those copies too."""
+    for key, value in options.items():
+        if not key.startswith('unimodal.'):
+            continue
+        for split in ('train', 'val', 'test'):
+            dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+            if dataset.get('unimodal') is not None:
+                cfg.merge_from_dict({f'{split}_dataloader.dataset.{key}': value})
 
 
 def load_config(args: argparse.Namespace) -> Config:
