@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from mmmedfm.registry import MODELS
+from mmmedfm.registry import PEFT_METHODS
 from .utils import match_modules, replace_module
 
 QKV_PARTS = ('q', 'k', 'v')
@@ -151,7 +151,7 @@ def unmerge_lora(module: nn.Module) -> int:
     return len(layers)
 
 
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class LoRA:
     """Inject LoRA adapters into the layers named by ``targets``.
 

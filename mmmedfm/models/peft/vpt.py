@@ -16,7 +16,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from mmmedfm.registry import MODELS
+from mmmedfm.registry import PEFT_METHODS
 from .utils import block_width, find_blocks
 
 _INITS = ('uniform', 'xavier')
@@ -108,7 +108,7 @@ def _patch_size(module: nn.Module) -> int:
     return conv.kernel_size[0] * conv.kernel_size[1]
 
 
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class VisualPromptTuning:
     """Add trainable prompt tokens to a ViT tower (everything else stays as the other methods left it).
 

@@ -18,6 +18,11 @@ FAMILIES = {
 }
 
 
+def _tower(**kw):
+    from mmmedfm.models.peft import build_tower
+    return build_tower(dict(type='HFCLIPVision', **kw))
+
+
 def _hidden(args, kwargs):
     return args[0] if args else next(v for v in kwargs.values() if torch.is_tensor(v))
 
@@ -98,7 +103,7 @@ def test_init_is_seeded_bounded_and_eval_deterministic():
 
 def test_hf_backbone_config_and_errors(tiny_clip_dir):
     from mmmedfm.models.backbones import HFCLIPVision
-    m = HFCLIPVision(pretrained=tiny_clip_dir, peft=[dict(type='VisualPromptTuning', num_tokens=2),
+    m = _tower(pretrained=tiny_clip_dir, peft=[dict(type='VisualPromptTuning', num_tokens=2),
                                                      dict(type='LayerNormAffine')])
     assert m.peft_summary['VisualPromptTuning']['params'] == 2 * 32
     m(torch.randn(1, 3, 64, 64))[0].sum().backward()
