@@ -60,11 +60,10 @@ def parse_args(argv=None):
 def _setup_dist(launcher):
     """``(rank, world_size, device)``; each rank on its own GPU (gloo on CPU-only machines)."""
     import torch
-    from mmengine.dist import get_dist_info, init_dist
+    from mmmedfm.utils.cli import init_launcher
     if launcher == 'none':
         return 0, 1, None
-    init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-    rank, world = get_dist_info()
+    rank, world = init_launcher(launcher)
     device = f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available() else 'cpu'
     return rank, world, device
 
