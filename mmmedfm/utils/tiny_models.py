@@ -133,3 +133,37 @@ def make_tiny_timm(out_dir: str, seed: int = 0, safetensors: bool = False) -> st
 
 
 TIMM_KWARGS = dict(img_size=32, depth=1, init_values=1e-5, num_classes=0)
+
+
+BIOMEDBERT_ID = 'microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract'
+
+
+def make_tiny_biomedclip(out_dir: str, bert_dir: str, seed: int = 0, image_size: int = 224,
+                         embed_dim: int = 16) -> str:
+    """BiomedCLIP's hf-hub layout: ``open_clip_config.json`` whose ``text_cfg`` names an HF BERT
+    (``hf_model_name``/``hf_tokenizer_name`` = ``microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract``), the
+    BERT tokenizer files beside it and ``open_clip_pytorch_model.bin``; the image tower is a timm ViT.
+
+    ``bert_dir`` is a tiny BERT folder (:func:`make_tiny_bert`): the companion model whose config open_clip
+    needs to build the text tower.
+    """
+    import shutil
+
+    import open_clip
+    os.makedirs(out_dir, exist_ok=True)
+    text_cfg = dict(hf_model_name=BIOMEDBERT_ID, hf_tokenizer_name=BIOMEDBERT_ID, hf_proj_type='mlp',
+                    hf_pooler_type='cls_last_hidden_state_pooler', context_length=32)
+    vision_cfg = dict(timm_model_name='vit_tiny_patch16_224', timm_model_pretrained=False, timm_pool='',
+                      timm_proj='linear', image_size=image_size)
+    config = dict(model_cfg=dict(embed_dim=embed_dim, vision_cfg=vision_cfg, text_cfg=text_cfg),
+                  preprocess_cfg=dict(mean=[0.481, 0.458, 0.408], std=[0.269, 0.261, 0.276]))
+    for name in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'):
+        if osp.isfile(osp.join(bert_dir, name)):
+            shutil.copy(osp.join(bert_dir, name), out_dir)
+    with open(osp.join(out_dir, 'open_clip_config.json'), 'w') as f:
+        json.dump(config, f)
+    torch.manual_seed(seed)
+    model = open_clip.create_model('local-dir:' + out_dir, load_weights=False,
+                                   text_cfg=dict(text_cfg, hf_model_name=bert_dir, hf_model_pretrained=False))
+    torch.save(model.state_dict(), osp.join(out_dir, 'open_clip_pytorch_model.bin'))
+    return out_dir
