@@ -50,7 +50,7 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin
 train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1,
+default_hooks = dict(checkpoint=dict(type='mmmedfm.AtomicCheckpointHook', interval=5, max_keep_ckpts=1,
                                      save_best='retrieval/i2t_R@1', rule='greater'))
 custom_hooks = []  # not a few-shot run: no support CSV
 

@@ -1,6 +1,8 @@
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
+import torch
+
 from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmmedfm.registry import MODELS
@@ -58,6 +60,10 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
         resize (dict, optional): ``dict(size, crop_size=None, interpolation='bicubic')``: each image's shorter
             side to ``size`` (antialiased, like the model's reference processor), then a ``crop_size`` centre
             crop; see :func:`mmmedfm.utils.image_resize.resize_image`. None: images arrive at the input size.
+            Applied before ``augment``.
+        augment (dict, optional): A :class:`TensorAugment` config: per-sample flips / quarter turns / colour
+            jitter of the training batch on the device (before normalisation), seeded by each sample's
+            ``sample_idx`` and the training iteration. Defaults to None (augment in the dataset pipeline).
         **kwargs: Other ``ClsDataPreprocessor`` arguments.
     """
 
@@ -68,6 +74,7 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
                  std: Optional[Sequence[float]] = None,
                  to_rgb: bool = True,
                  resize: Optional[dict] = None,
+                 augment: Optional[dict] = None,
                  **kwargs):
         if mean is None and pretrained is not None:
             mean, std = image_norm_from_model(pretrained, model_name)
@@ -77,9 +84,18 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
             raise KeyError(f'model.data_preprocessor.resize must be dict(size, crop_size=None, '
                            f"interpolation='bicubic'), got {resize!r}")
         self.resize = dict(resize) if resize else None
+        self.augment = MODELS.build(dict(dict(type='TensorAugment'), **augment)) if augment is not None else None
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if self.resize:
             inputs = self.cast_data(data['inputs'])
             data = dict(data, inputs=[resize_image(img, **self.resize) for img in inputs])
+        if training and self.augment is not None:
+            from mmengine.logging import MessageHub
+            inputs = self.cast_data(data['inputs'])
+            inputs = torch.stack(list(inputs)) if isinstance(inputs, (list, tuple)) else inputs
+            index = torch.tensor([int(s.metainfo['sample_idx']) for s in data['data_samples']],
+                                 device=inputs.device)
+            step = MessageHub.get_current_instance().get_info('iter', 0)
+            data = dict(data, inputs=self.augment(inputs, index, step=step, bgr=self.to_rgb))
         return super().forward(data, training)
