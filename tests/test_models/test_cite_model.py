@@ -23,7 +23,8 @@ def test_cite_trainable_parameters_on_vit_b16(tmp_path, monkeypatch):
 
     # The open_clip ViT-B-16 architecture, randomly initialised (no weights needed offline).
     monkeypatch.setattr(open_clip_vision, 'load_open_clip',
-                        lambda pretrained, model_name=None: open_clip.create_model(model_name, pretrained=None))
+                        lambda pretrained, model_name=None, quick_gelu=None: open_clip.create_model(
+                            model_name, pretrained=None, force_quick_gelu=bool(quick_gelu)))
     bert = make_tiny_bert(str(tmp_path / 'bert'), hidden=1024, intermediate=64)  # BioLinkBERT-large's width
     cfg = Config.fromfile(CITE)
     cfg.model.head.text_encoder.pretrained = bert
