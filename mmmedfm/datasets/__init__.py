@@ -1,3 +1,7 @@
+from mmmedfm.utils.quiet import quiet_stack_imports
+
+with quiet_stack_imports():
+    import mmpretrain.datasets  # noqa: F401  (imported first, without its known import-time noise)
 from .cached_pairs import CachedPairDataset
 from .few_shot import FewShotMixin, sample_few_shot, select_wsis, split_wsis_per_class
 from .patch_csv import PatchCSVDataset
