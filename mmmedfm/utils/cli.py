@@ -130,6 +130,16 @@ def as_config(cfg) -> Config:
     return read_config(cfg) if isinstance(cfg, str) else cfg
 
 
+def set_eval_amp(cfg: Config, loop: str) -> None:
+    """Mixed-precision evaluation for ``cfg[loop]`` (``val_cfg``/``test_cfg``): MMEngine's loops autocast with
+    the default CUDA autocast dtype, which is set to bf16 where supported (no fp16 overflow in logits)."""
+    if cfg.get(loop) is None:
+        return
+    cfg[loop].fp16 = True
+    if amp_dtype() == 'bfloat16':
+        torch.set_autocast_dtype('cuda', torch.bfloat16)
+
+
 def init_launcher(launcher: str) -> Tuple[int, int]:
     """``(rank, world_size)`` of a tool that runs without a Runner, after setting up ``launcher``.
 

@@ -245,3 +245,21 @@ def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
     assert p.returncode == 1 and 'Traceback' not in p.stderr
     assert p.stderr.strip().splitlines()[-1].startswith(
         'predict_wsi: 1 slide(s) failed: ') and 'no_mpp.tif: the slide has no resolution' in p.stderr
+
+
+def test_demo_slide(tmp_path):
+    """The demo slide of make_demo_assets: OpenSlide reads its size, levels and mpp; the demo command's tissue
+    settings keep tiles of every region and no tile that is mostly glass (checked on the builder's label map)."""
+    from mmmedfm.utils.synthetic_slides import demo_slide_image, make_demo_slide
+    path = make_demo_slide(str(tmp_path))['slide']
+    slide = open_slide(path)
+    assert slide.dimensions == (3072, 2048) and slide.level_count == 3 and slide_mpp(slide) == 1.0
+    thumb, down = thumbnail(slide, 1024)
+    mask, _ = tissue_mask(thumb, threshold='triangle')
+    grid = tile_grid(slide, 256, 1.0, mask=mask, mask_downsample=down)
+    _, labels = demo_slide_image()
+    regions = [labels[y:y + 256, x:x + 256] for x, y in zip(grid.x, grid.y)]
+    assert min((r >= 0).mean() for r in regions) > 0.45  # tissue fraction by the label map
+    assert {int(np.bincount(r[r >= 0]).argmax()) for r in regions} == {0, 1, 2, 3}
+    full = [(labels[y:y + 256, x:x + 256] >= 0).mean() for y in range(0, 2048, 256) for x in range(0, 3072, 256)]
+    assert len(grid) >= sum(f >= 0.7 for f in full)  # every tile that is >= 70 % tissue is kept
