@@ -64,11 +64,21 @@ def link_unimodal(cfg: Config, options: dict) -> None:
                 cfg.merge_from_dict({f'{split}_dataloader.dataset.{key}': value})
 
 
+def vis_backends_by_name(cfg: Config) -> None:
+    """Let ``--cfg-options "visualizer.vis_backends=[LocalVisBackend,TensorboardVisBackend]"`` name the
+    experiment trackers (``--cfg-options`` cannot write dicts inside a list): names become ``dict(type=name)``."""
+    vis = cfg.get('visualizer')
+    backends = vis.get('vis_backends') if isinstance(vis, dict) else None
+    if isinstance(backends, (list, tuple)):
+        vis['vis_backends'] = [dict(type=b) if isinstance(b, str) else b for b in backends]
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options`` and the work dir / launcher flags."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = read_config(args.config, args.cfg_options)
+    vis_backends_by_name(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
