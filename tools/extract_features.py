@@ -24,7 +24,7 @@ def parse_args(argv=None):
     parser.add_argument('--cache-dir', default='work_dirs/feature_cache')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--device', default=None, help='cuda / cpu (default: cuda when available)')
-    parser.add_argument('--out', help='also save the FeatureSet to this path (.safetensors + .json)')
+    parser.add_argument('--out', help='also save the FeatureSet to this folder (safetensors + index.json)')
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
@@ -32,7 +32,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     from mmmedfm.apis import extract_features
+    from mmmedfm.utils import register_all_modules
     args = parse_args(argv)
+    register_all_modules()
     cfg = read_config(args.config, args.cfg_options)
     feats = extract_features(cfg, args.split, cache_dir=args.cache_dir, batch_size=args.batch_size,
                              device=args.device, progress=not args.no_progress)

@@ -33,7 +33,9 @@ def parse_args(argv=None):
 def main(argv=None):
     from mmengine.dist import get_dist_info, init_dist
     from mmmedfm.apis.unimodal import extract_unimodal
+    from mmmedfm.utils import register_all_modules
     args = parse_args(argv)
+    register_all_modules()
     cfg = read_config(args.config, args.cfg_options)
     if args.launcher != 'none':
         init_dist(args.launcher, backend='nccl' if __import__('torch').cuda.is_available() else 'gloo')

@@ -68,7 +68,7 @@ def pool_config(cfg: Config) -> Config:
 
 def load_features(backbone: dict, cache_dir: str):
     """``(pool FeatureSet, test FeatureSet, zs_weights (C, D), logit_scale, cfg)`` for one backbone (cached)."""
-    from mmmedfm.apis.features import extract_features, zero_shot_classifier  # issue 5
+    from mmmedfm.apis.features import extract_features, zero_shot_classifier
     cfg = pool_config(backbone_config(backbone))
     pool = extract_features(cfg, 'train', cache_dir=cache_dir)
     test = extract_features(cfg, 'test', cache_dir=cache_dir)

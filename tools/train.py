@@ -1,14 +1,18 @@
 """Train a model from a config (MMPretrain's ``tools/train.py`` flags)."""
 import argparse
+import logging
 import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmmedfm.engine.checks import check_trainable  # noqa: E402
+from mmmedfm.engine.resume import NothingToResumeError, find_resumable_checkpoint  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
 from mmmedfm.utils.cli import add_common_args, amp_dtype, load_config, set_dataloader_defaults  # noqa: E402
 from mmmedfm.utils.work_dir import check_work_dir  # noqa: E402
@@ -18,7 +22,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from this checkpoint, or from the latest one in the work dir if no path')
+                        help='resume from this checkpoint, or from the newest loadable one in the work dir if no '
+                        'path (an error when there is none)')
+    parser.add_argument('--resume-or-start', action='store_true',
+                        help='like --resume without a path, but train from scratch when there is nothing to resume')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (bf16 where supported, else fp16 with loss scaling)')
     parser.add_argument('--no-validate', action='store_true', help='do not evaluate during training')
@@ -40,8 +47,16 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('dtype', amp_dtype())
         if cfg.optim_wrapper.dtype == 'float16':
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+    if args.resume == 'auto' or args.resume_or_start:
+        found = find_resumable_checkpoint(cfg.work_dir, log=lambda msg: print_log(msg, level=logging.WARNING))
+        if found is None and not args.resume_or_start:
+            raise NothingToResumeError(
+                f'--resume: nothing to resume in {cfg.work_dir} (no loadable epoch_*.pth / iter_*.pth). Run '
+                'without --resume to start training, or pass --resume-or-start to start when there is nothing '
+                'to resume.')
+        if found is not None:
+            print_log(f'--resume: continuing from {found}', logger='current')
+        cfg.resume, cfg.load_from = found is not None, found
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
@@ -60,6 +75,7 @@ def main(argv=None):
     check_work_dir(cfg, resume=bool(cfg.get('resume')), force=args.force,
                    write=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_trainable(runner.model, cfg.model)
     runner.train()
     return runner
 

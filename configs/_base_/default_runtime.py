@@ -5,8 +5,10 @@ default_scope = 'mmmedfm'
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    # Few-shot runs are short: keep the last checkpoint only.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    # Few-shot runs are short: keep the last checkpoint only. AtomicCheckpointHook = MMEngine's CheckpointHook
+    # writing through a temporary file + fsync + rename and deleting the previous checkpoint only afterwards,
+    # so a kill or a full disk during the write never loses the last complete checkpoint.
+    checkpoint=dict(type='mmmedfm.AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
 )
 
 env_cfg = dict(dist_cfg=dict(backend='nccl'))

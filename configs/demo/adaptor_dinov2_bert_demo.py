@@ -8,7 +8,8 @@ _base_ = ['../adaptor/_base_/adaptor_patchgastric.py']
 
 data_root = 'data/demo/PatchGastric'
 pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(32, 32)), dict(type='PackInputs')]
-source = dict(type='PatchGastricDataset', data_root=data_root, eval_ratio=0.2, split_seed=0, pipeline=pipeline)
+source = dict(type='PatchGastricDataset', data_root=data_root, eval_ratio=0.2, split_seed=0, split_mode='per_class',
+              pipeline=pipeline)
 unimodal = dict(vision=dict(type='HFVisionBackbone', pretrained='data/demo/tiny-dinov2', pooling='cls'),
                 text=dict(type='HFTextEncoder', pretrained='data/demo/tiny-bert', pooling='cls'),
                 cache_dir='work_dirs/unimodal_cache', max_length=32, shard_size=64)

@@ -12,9 +12,9 @@ model = dict(foundation_model='data/demo/tiny-clip-b16',
 train_dataloader = dict(batch_size=16, dataset=dict(data_root=data_root, num_wsis=2))
 val_dataloader = dict(batch_size=64, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.005, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 5, eta_min=0., by_epoch=False, begin=5, end=max_iters),
+param_scheduler = [  # CITE's schedule shape (see the schedule base), 5 warm-up iterations
+    dict(type='ConstantLR', factor=0.005, by_epoch=False, begin=0, end=5 + 1),
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=0., by_epoch=False, begin=0, end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(interval=max_iters))

@@ -8,8 +8,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from .features import _as_config
+from mmmedfm.cache import unimodal_settings
+from mmmedfm.utils.cli import as_config
+from .unimodal import encode_texts_cached
 
 
 @torch.no_grad()
@@ -28,10 +31,9 @@ def adapted_embeddings(model, dataset, batch_size: int = 1024) -> Tuple[torch.Te
 def adaptor_class_embeddings(model, unimodal: dict, class_prompts: Sequence[Sequence[str]]) -> torch.Tensor:
     """Zero-shot class weights ``(C, E)``: each prompt through the frozen text encoder (cached token embeddings)
     then the adaptor text branch; prompt-ensemble mean, re-normalised."""
-    from .unimodal import ShardedArrays, encode_texts_cached, unimodal_settings
     u = unimodal_settings(dict(unimodal=unimodal))
     flat = [p for prompts in class_prompts for p in prompts]
-    cache = ShardedArrays(encode_texts_cached(u['text'], flat, u['cache_dir'], u['max_length'], progress=False))
+    cache = encode_texts_cached(u['text'], flat, u['cache_dir'], u['max_length'], progress=False)
     index = {c: i for i, c in enumerate(cache.index['captions'])}
     tokens, mask = cache.load('tokens'), cache.load('mask').bool()
     model.eval()
@@ -76,9 +78,8 @@ def evaluate_adaptor(cfg: Union[Config, str], checkpoint: Optional[str] = None, 
     from mmmedfm.evaluation.retrieval import retrieval_metrics
     from mmmedfm.models.utils.zero_shot import build_class_prompts
     from mmmedfm.registry import DATASETS, MODELS
-    from mmmedfm.utils import register_all_modules
-    register_all_modules()
-    cfg = _as_config(cfg)
+    cfg = as_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
     model = MODELS.build(Config(cfg.model).to_dict())
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')

@@ -1,97 +1,29 @@
-"""Frozen image embeddings of a config's dataset split, cached on disk (safetensors + JSON, never pickle).
+"""Frozen image embeddings of a config's dataset split, cached on disk (:mod:`mmmedfm.cache` format).
 
-Black-box adapters and sweeps read these instead of re-encoding images. The cache key covers everything
-that changes the numbers: backbone config (incl. the pretrained id/path), a fingerprint of the weight
-files, the preprocessor, the test pipeline and the sorted (file, label) list of the split.
+Black-box adapters and sweeps read these instead of re-encoding images. The cache key
+(:func:`~mmmedfm.cache.image_cache_key`) covers everything that changes the numbers: backbone config (incl. the
+pretrained id/path), a fingerprint of the weight files, the preprocessor, the test pipeline and the sorted
+(file, label) list of the split.
 """
 import inspect
-import json
-import os
 import os.path as osp
 import time
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.logging import print_log
 
+from mmmedfm.cache import FeatureSet, image_cache_key, is_complete
 from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model
 from mmmedfm.models.heads.text_embedding_head import resolve_prompts
-from mmmedfm.models.utils.fingerprint import stable_hash, weights_fingerprint
 from mmmedfm.models.utils.text_cache import cached_class_embeddings
+from mmmedfm.utils.cli import as_config
+from .extraction import encode_images
 
 SPLITS = ('train', 'val', 'test')
 DEFAULT_TEXT_CACHE = 'work_dirs/text_embedding_cache'
-
-
-@dataclass
-class FeatureSet:
-    """Embeddings of one dataset split.
-
-    Attributes:
-        features (Tensor): ``(N, D)`` float32, L2-normalised.
-        labels (LongTensor): ``(N,)`` class indices.
-        image_ids (list[str]): Image paths, in the same order.
-        wsi_ids (list[str]): Slide id per image (``''`` if the dataset has none).
-        classes (list[str]): Class names in label order.
-    """
-    features: torch.Tensor
-    labels: torch.Tensor
-    image_ids: List[str]
-    wsi_ids: List[str]
-    classes: List[str]
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.image_ids)
-
-    @staticmethod
-    def _paths(path: str) -> Tuple[str, str]:
-        stem = path[:-len('.safetensors')] if path.endswith('.safetensors') else path
-        return stem + '.safetensors', stem + '.json'
-
-    def save(self, path: str) -> None:
-        """Write ``{path}.safetensors`` (tensors) and ``{path}.json`` (lists); each atomically."""
-        from safetensors.torch import save_file
-        tensors_path, json_path = self._paths(path)
-        os.makedirs(osp.dirname(osp.abspath(tensors_path)), exist_ok=True)
-        tmp = f'.tmp{os.getpid()}'
-        save_file({'features': self.features.float().contiguous(), 'labels': self.labels.long().contiguous()},
-                  tensors_path + tmp)
-        with open(json_path + tmp, 'w') as f:
-            json.dump(dict(image_ids=self.image_ids, wsi_ids=self.wsi_ids, classes=self.classes, meta=self.meta), f)
-        os.replace(json_path + tmp, json_path)
-        os.replace(tensors_path + tmp, tensors_path)
-
-    @classmethod
-    def load(cls, path: str) -> 'FeatureSet':
-        from safetensors.torch import load_file
-        tensors_path, json_path = cls._paths(path)
-        try:  # safetensors and JSON only: nothing in a cache can execute code
-            tensors = load_file(tensors_path)
-            with open(json_path) as f:
-                lists = json.load(f)
-            n = len(tensors['features'])
-            if not (len(tensors['labels']) == len(lists['image_ids']) == len(lists['wsi_ids']) == n):
-                raise ValueError('tensor and list lengths differ')
-        except Exception as e:  # safetensors raises its own SafetensorError type
-            raise ValueError(f'Feature cache {tensors_path} (+ .json) is unreadable or inconsistent ({e}); delete '
-                             'both files to re-extract.') from None
-        return cls(features=tensors['features'], labels=tensors['labels'], image_ids=lists['image_ids'],
-                   wsi_ids=lists['wsi_ids'], classes=lists['classes'], meta=lists.get('meta', {}))
-
-    def reordered(self, image_ids: List[str]) -> 'FeatureSet':
-        """The same set in the order of ``image_ids`` (all must be present)."""
-        index = {p: i for i, p in enumerate(self.image_ids)}
-        idx = torch.tensor([index[p] for p in image_ids], dtype=torch.long)
-        return FeatureSet(self.features[idx], self.labels[idx], list(image_ids),
-                          [self.wsi_ids[i] for i in idx.tolist()], self.classes, self.meta)
-
-
-def _as_config(cfg: Union[Config, str]) -> Config:
-    return Config.fromfile(cfg) if isinstance(cfg, str) else cfg
 
 
 def _build_dataset(cfg: Config, split: str):
@@ -115,85 +47,48 @@ def _model_parts(cfg: Config) -> Tuple[dict, dict]:
     return backbone, pre
 
 
-def feature_cache_key(backbone: dict, preprocessor: dict, pipeline: list, files: List[Tuple[str, int]]) -> str:
-    """Hash of (backbone cfg, weights fingerprint, preprocessor, pipeline, sorted (file, label) list)."""
-    weights = weights_fingerprint(backbone['pretrained']) if backbone.get('pretrained') else ''
-    return stable_hash(dict(backbone=backbone, weights=weights, preprocessor=preprocessor, pipeline=pipeline,
-                            files=sorted(files), v=1), length=24)
-
-
-def _autocast(device: torch.device):
-    if device.type == 'cuda':
-        return torch.autocast('cuda', dtype=torch.bfloat16)
-    return torch.autocast('cpu', enabled=False)
-
-
 def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work_dirs/feature_cache',
                      batch_size: int = 64, device: Optional[str] = None, progress: bool = True) -> FeatureSet:
     """Frozen, L2-normalised image embeddings of ``split`` (``train``/``val``/``test``), from cache if present.
 
     The backbone is built from ``cfg.model`` (``foundation_model`` filled in, ``peft`` dropped) and run in
-    eval mode under ``torch.no_grad`` and bf16 autocast on CUDA; images go through the config's test
-    pipeline and data preprocessor. A second call with the same inputs returns the cached set (logged).
+    eval mode under ``torch.no_grad`` (bf16 autocast on CUDA) by :func:`~mmmedfm.apis.extraction.encode_images`;
+    images go through the config's test pipeline and data preprocessor. A second call with the same inputs
+    returns the cached set (logged).
 
     Args:
         cfg: Config or config path.
         split: ``'train'``, ``'val'`` or ``'test'`` (the ``{split}_dataloader.dataset``).
-        cache_dir: Folder of ``{key}.safetensors`` + ``{key}.json``. Defaults to ``work_dirs/feature_cache``.
+        cache_dir: Parent of the ``{split}_{key}/`` cache folders. Defaults to ``work_dirs/feature_cache``.
         batch_size: Images per forward pass. Defaults to 64.
-        device: ``'cuda'``/``'cpu'``...; ``None`` picks CUDA when available.
+        device: ``'cuda'``/``'cpu'``...; ``None``: MMEngine's device (this rank's GPU when available).
         progress: Show a progress bar.
 
     Returns:
         FeatureSet: in dataset order.
     """
-    from mmengine.dataset import pseudo_collate
-    from mmmedfm.registry import MODELS
-    from mmmedfm.utils import register_all_modules
-    register_all_modules()
-    cfg = _as_config(cfg)
+    cfg = as_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
     dataset, pipeline = _build_dataset(cfg, split)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     image_ids = [str(info['img_path']) for info in infos]
     labels = [int(info.get('gt_label', -1)) for info in infos]
     backbone_cfg, pre_cfg = _model_parts(cfg)
-    key = feature_cache_key(backbone_cfg, pre_cfg, pipeline, list(zip(image_ids, labels)))
-    path = osp.join(cache_dir, f'{split}_{key}')
-    if osp.isfile(path + '.safetensors') and osp.isfile(path + '.json'):
-        print_log(f'[feature cache] hit: {path}.safetensors ({len(image_ids)} images)', logger='current')
-        cached = FeatureSet.load(path)
-        return cached if cached.image_ids == image_ids else cached.reordered(image_ids)
-
-    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    backbone = MODELS.build(backbone_cfg).eval().requires_grad_(False).to(dev)
-    preprocessor = MODELS.build(pre_cfg).eval().to(dev)
-    num_workers = min(int(cfg[f'{split}_dataloader'].get('num_workers', 0)), os.cpu_count() or 1)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                                         collate_fn=pseudo_collate)
-    feats = []
-    start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(dataset), desc=f'extract {split}', unit='img')
-    with torch.no_grad(), _autocast(dev):
-        for data in loader:
-            inputs = preprocessor(data, False)['inputs']
-            feats.append(F.normalize(backbone(inputs)[-1].float(), dim=-1).cpu())
-            if bar is not None:
-                bar.update(inputs.shape[0])
-    if bar is not None:
-        bar.close()
-    seconds = time.perf_counter() - start
-    out = FeatureSet(features=torch.cat(feats) if feats else torch.zeros(0, getattr(backbone, 'embed_dim', 0)),
-                     labels=torch.tensor(labels, dtype=torch.long), image_ids=image_ids,
-                     wsi_ids=[str(info.get('wsi_id', '') or '') for info in infos],
-                     classes=[str(c) for c in dataset.metainfo.get('classes', ())],
-                     meta=dict(key=key, split=split, backbone=backbone_cfg, seconds=seconds))
-    out.save(path)
-    print_log(f'[feature cache] miss: encoded {len(out)} images in {seconds:.1f}s '
-              f'({len(out) / max(seconds, 1e-9):.1f} img/s) -> {path}.safetensors', logger='current')
-    return out
+    key = image_cache_key(backbone_cfg, pre_cfg, pipeline, zip(image_ids, labels))
+    folder = osp.join(cache_dir, f'{split}_{key}')
+    hit, start = is_complete(folder), time.perf_counter()
+    meta = dict(image_ids=image_ids, labels=labels, wsi_ids=[str(info.get('wsi_id', '') or '') for info in infos],
+                classes=[str(c) for c in dataset.metainfo.get('classes', ())],
+                meta=dict(key=key, split=split, backbone=backbone_cfg))
+    num_workers = int(cfg[f'{split}_dataloader'].get('num_workers', 0))
+    encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size, num_workers=num_workers,
+                  device=device, progress=progress, desc=f'extract {split}')
+    if not hit:
+        seconds = time.perf_counter() - start
+        print_log(f'[feature cache] miss: encoded {len(image_ids)} images in {seconds:.1f}s '
+                  f'({len(image_ids) / max(seconds, 1e-9):.1f} img/s) -> {folder}', logger='current')
+    cached = FeatureSet.load(folder)
+    return cached if cached.image_ids == image_ids else cached.reordered(image_ids)
 
 
 def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:
@@ -203,9 +98,8 @@ def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:
         ``((C, D) unit-norm tensor, logit_scale)``; the scale is ``head.logit_scale`` if set, else the
         encoder's (CLIP: ``logit_scale.exp()``), else 100.
     """
-    from mmmedfm.utils import register_all_modules
-    register_all_modules()
-    cfg = _as_config(cfg)
+    cfg = as_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
     head = fill_foundation_model(Config(cfg.model).to_dict()).get('head') or {}
     if 'text_encoder' not in head or 'prompts' not in head:
         raise KeyError('`model.head` needs `text_encoder` and `prompts` to build a zero-shot classifier.')
@@ -225,9 +119,8 @@ def class_text_anchors(cfg: Union[Config, str]) -> Optional[torch.Tensor]:
     cannot return un-normalised embeddings (its ``encode`` has no ``normalize`` argument).
     """
     from mmmedfm.registry import MODELS
-    from mmmedfm.utils import register_all_modules
-    register_all_modules()
-    cfg = _as_config(cfg)
+    cfg = as_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
     head = fill_foundation_model(Config(cfg.model).to_dict()).get('head') or {}
     if 'text_encoder' not in head or 'prompts' not in head:
         return None

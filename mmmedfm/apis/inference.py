@@ -13,10 +13,12 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from mmmedfm.utils.cli import check_cfg_options, read_config
+from mmmedfm.utils.device import inference_device
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
@@ -74,14 +76,12 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
     The loaded config is kept as ``model.cfg`` and the load report as ``model.load_report``.
     """
     from mmmedfm.registry import MODELS
-    from mmmedfm.utils import register_all_modules
-    register_all_modules()
     cfg = _config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
     model = MODELS.build(cfg.model)
     model.load_report = load_weights(model, checkpoint) if checkpoint else None
     model.cfg = cfg
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    return model.to(device).eval()
+    return model.to(inference_device(device)).eval()
 
 
 def class_names_of(model: nn.Module) -> List[str]:

@@ -3,6 +3,7 @@ from typing import List, Optional
 import torch
 from torch.utils.data import Dataset
 
+from mmmedfm.cache import ShardedArrays, pair_cache_folders, source_items, unimodal_settings, unique_captions
 from mmmedfm.registry import DATASETS
 
 
@@ -11,7 +12,7 @@ class CachedPairDataset(Dataset):
     """Image–caption pairs read from the unimodal cache (no image decoding, no encoder forward).
 
     The cache folders are found from the same inputs that wrote them (``source`` dataset + ``unimodal``
-    encoders, see :func:`mmmedfm.apis.unimodal.cache_folders`); a missing cache is one clear error telling you
+    encoders, see :func:`mmmedfm.cache.pair_cache_folders`); a missing cache is one clear error telling you
     to run ``tools/extract_unimodal.py``. Pooled image embeddings and the (few, one per slide) caption token
     embeddings are held in memory; patch tokens stay memory-mapped in their safetensors shards.
 
@@ -28,26 +29,26 @@ class CachedPairDataset(Dataset):
     """
 
     def __init__(self, source: dict, unimodal: dict, patch_tokens: Optional[bool] = None, **kwargs):
-        from mmmedfm.apis.unimodal import ShardedArrays, cache_folders, unimodal_settings
         u = unimodal_settings(dict(unimodal=unimodal))
-        source = dict(source)
-        pipeline = source.pop('pipeline', None) or []
-        folders = cache_folders(u, source, pipeline)
+        pipeline = list(source.get('pipeline') or [])
+        source = DATASETS.build(dict(source, pipeline=pipeline))
+        self.items: List[dict] = source_items(source)
+        self.captions: List[str] = unique_captions(self.items)
+        folders = pair_cache_folders(u, self.items, pipeline)
         self.images, self.texts = ShardedArrays(folders['image']), ShardedArrays(folders['text'])
-        if len(self.images) != len(folders['items']) or len(self.texts) != len(folders['captions']):
+        if len(self.images) != len(self.items) or len(self.texts) != len(self.captions):
             raise RuntimeError(f'{folders["image"]}: cache size does not match the dataset; re-run extraction.')
         self.patch_tokens = u['patch_tokens'] if patch_tokens is None else patch_tokens
         if self.patch_tokens and not self.images.has('tokens'):
             raise KeyError(f'{folders["image"]} has no patch tokens; extract with `unimodal.patch_tokens=True`.')
-        self.items: List[dict] = folders['items']
-        self.captions: List[str] = folders['captions']
         cap_index = {c: i for i, c in enumerate(self.captions)}
         self.caption_index = torch.tensor([cap_index[it['caption']] for it in self.items], dtype=torch.long)
         self.labels = torch.tensor([it['gt_label'] for it in self.items], dtype=torch.long)
         self.pooled = self.images.load('pooled')
         self.text_tokens, self.text_mask = self.texts.load('tokens'), self.texts.load('mask').bool()
         self.text_pooled = self.texts.load('pooled')
-        self._metainfo = dict(classes=tuple(folders['classes']), captions=self.captions)
+        classes = tuple(str(c) for c in source.metainfo.get('classes', ()))
+        self._metainfo = dict(classes=classes, captions=self.captions)
 
     @property
     def metainfo(self) -> dict:

@@ -4,6 +4,7 @@ Pure functions over MMEngine data lists (``[{'img_path', 'gt_label', 'wsi_id', .
 :class:`FewShotMixin`, which gives any ``BaseDataset`` subclass the config keys ``num_shots``, ``shot_seed``,
 ``num_wsis``, ``wsi_selection`` and ``wsi_seed``.
 """
+import numbers
 import random
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence
@@ -73,7 +74,8 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
     Args:
         data_list: Data infos with ``gt_label`` and ``wsi_id``.
         num_wsis: Slides kept per class.
-        selection: ``'most_patches'`` (CITE: the slides with the most patches; ties by WSI id, deterministic)
+        selection: ``'most_patches'`` (CITE: the slides with the most patches; ties by WSI id, deterministic,
+            where CITE's stable sort keeps the file-system listing order)
             or ``'random'`` (one seeded permutation of the sorted WSI ids per class).
         seed: Seed of the ``'random'`` selection.
         class_names: Used to name a class with too few slides in the error.
@@ -100,33 +102,59 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
     return [d for d in data_list if d['wsi_id'] in keep]
 
 
-def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, seed: int = 0) -> Dict[str, str]:
-    """Split slides per class into ``'test'`` (held out) and ``'train'`` (few-shot pool).
+SPLIT_MODES = ('cite', 'per_class')
 
-    CITE's PatchGastric protocol: for each class, ``round(eval_ratio * n)`` of its ``n`` slides (a seeded
-    permutation of the sorted ids, seed 0) are held out for evaluation and the rest form the few-shot pool.
-    No slide is in both splits.
+
+def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, seed: int = 0,
+                         mode: str = 'cite') -> Dict[str, str]:
+    """Split slides per class into ``'test'`` (held out) and ``'train'`` (few-shot pool). No slide is in both.
 
     Args:
-        wsi_labels: ``{wsi_id: label}``.
+        wsi_labels: ``{wsi_id: label}`` in the order of the annotation file (``mode='cite'`` depends on it).
         eval_ratio: Share of each class's slides held out. Defaults to 0.8.
-        seed: Permutation seed. Defaults to 0.
+        seed: Seed. Defaults to 0 (CITE's).
+        mode: ``'cite'`` (default) reproduces CITE's ``tools/ann.py``: per-class id lists in file order, one
+            RNG seeded once, then for each class in label order ``sample(ids, int(eval_ratio * n))`` held out.
+            ``'per_class'``: one RNG per class (seeded ``'{seed}-{label}'``) shuffles the sorted ids and
+            ``round(eval_ratio * n)`` are held out; independent of file order and of the other classes.
 
     Returns:
         ``{wsi_id: 'train' | 'test'}``.
     """
     if not 0. <= eval_ratio <= 1.:
         raise ValueError(f'eval_ratio must be in [0, 1], got {eval_ratio}')
+    if mode not in SPLIT_MODES:
+        raise ValueError(f'split mode must be one of {SPLIT_MODES}, got {mode!r}')
     by_class: Dict[int, List[str]] = defaultdict(list)
-    for wsi in sorted(wsi_labels):
+    for wsi in (wsi_labels if mode == 'cite' else sorted(wsi_labels)):
         by_class[wsi_labels[wsi]].append(wsi)
-    split = {}
+    split = dict.fromkeys(wsi_labels, 'train')
+    rng = random.Random(seed)
     for label in sorted(by_class):
         wsis = by_class[label]
-        random.Random(f'{seed}-{label}').shuffle(wsis)
-        n_eval = int(round(eval_ratio * len(wsis)))
-        split.update({w: 'test' if i < n_eval else 'train' for i, w in enumerate(wsis)})
+        if mode == 'cite':
+            held_out = rng.sample(wsis, int(len(wsis) * eval_ratio))
+        else:
+            random.Random(f'{seed}-{label}').shuffle(wsis)
+            held_out = wsis[:int(round(eval_ratio * len(wsis)))]
+        split.update(dict.fromkeys(held_out, 'test'))
     return split
+
+
+def check_count(value, key: str, owner: str, allow_none: bool = True) -> None:
+    """Refuse a few-shot count that is not a positive integer (or None): ``0`` would silently mean "all",
+    ``2.5`` would round and ``'one'`` would be taken as true."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f'{owner}: `{key}` must be a positive integer{" or None (all)" if allow_none else ""}, '
+                         f'got {value!r}.')
+
+
+def check_seed(value, key: str, owner: str) -> None:
+    """Refuse a seed that is not an integer (a string or float seed would be hashed/accepted silently)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f'{owner}: `{key}` must be an integer, got {value!r}.')
 
 
 class FewShotMixin:
@@ -148,9 +176,14 @@ class FewShotMixin:
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,
                  num_wsis: Optional[int] = None, wsi_selection: str = 'most_patches', wsi_seed: int = 0,
                  **kwargs):
+        owner = type(self).__name__
         if wsi_selection not in WSI_SELECTIONS:
-            raise ValueError(f'wsi_selection must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
-        if (num_shots or num_wsis) and kwargs.get('test_mode', False):
+            raise ValueError(f'{owner}: `wsi_selection` must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
+        check_count(num_shots, 'num_shots', owner)
+        check_count(num_wsis, 'num_wsis', owner)
+        check_seed(shot_seed, 'shot_seed', owner)
+        check_seed(wsi_seed, 'wsi_seed', owner)
+        if (num_shots is not None or num_wsis is not None) and kwargs.get('test_mode', False):
             raise ValueError(f'{type(self).__name__}: num_shots={num_shots}/num_wsis={num_wsis} with '
                              'test_mode=True; few-shot sampling never touches an evaluation split. Set them on '
                              'the train dataset only.')
@@ -162,11 +195,11 @@ class FewShotMixin:
         data_list = super().filter_data()
         classes = self.metainfo.get('classes')
         n_before = len(data_list)
-        if self.num_wsis:
+        if self.num_wsis is not None:
             data_list = select_wsis(data_list, self.num_wsis, self.wsi_selection, self.wsi_seed, classes)
-        if self.num_shots:
+        if self.num_shots is not None:
             data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, classes)
-        if self.num_wsis or self.num_shots:
+        if self.num_wsis is not None or self.num_shots is not None:
             print_log(f'{type(self).__name__}: few-shot support of {len(data_list)} of {n_before} images '
                       f'(num_wsis={self.num_wsis}, wsi_selection={self.wsi_selection!r}, '
                       f'wsi_seed={self.wsi_seed}, num_shots={self.num_shots}, shot_seed={self.shot_seed}).',

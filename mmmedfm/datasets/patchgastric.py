@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
-from .few_shot import FewShotMixin, split_wsis_per_class
+from .few_shot import SPLIT_MODES, FewShotMixin, split_wsis_per_class
 
 PATCHGASTRIC_CLASSES = ('well differentiated tubular adenocarcinoma',
                         'moderately differentiated tubular adenocarcinoma',
@@ -95,7 +95,8 @@ class PatchGastricDataset(FewShotMixin, BaseDataset):
     ``subtype`` and the slide's ``caption`` text.
 
     Splits are by WSI (no slide in two splits), CITE's protocol: per class, ``eval_ratio`` of the slides
-    (seeded) form ``'test'`` and the rest the few-shot pool ``'train'``. With ``split_file`` the assignment is
+    (seeded) form ``'test'`` and the rest the few-shot pool ``'train'``; ``split_mode='cite'`` draws exactly the
+    slides CITE's ``tools/ann.py`` holds out (captions rows in file order). With ``split_file`` the assignment is
     read from that CSV (``wsi_id, split``; written by ``tools/dataset_converters/patchgastric_split.py``),
     otherwise it is computed in memory with the same function
     (:func:`~mmmedfm.datasets.few_shot.split_wsis_per_class`).
@@ -108,6 +109,8 @@ class PatchGastricDataset(FewShotMixin, BaseDataset):
         split_file (str, optional): Split CSV relative to ``data_root`` (or absolute). Defaults to None.
         eval_ratio (float): Held-out share of each class's slides for the in-memory split. Defaults to 0.8.
         split_seed (int): Seed of the in-memory split. Defaults to 0 (CITE's).
+        split_mode (str): ``'cite'`` (CITE's draw, default) or ``'per_class'`` (one seeded draw per class on
+            sorted ids, independent of the file order); see :func:`~mmmedfm.datasets.few_shot.split_wsis_per_class`.
         **kwargs: Few-shot keys of :class:`~mmmedfm.datasets.few_shot.FewShotMixin` (CITE: ``num_wsis=k`` with
             ``wsi_selection='most_patches'``) and ``BaseDataset`` arguments.
     """
@@ -116,10 +119,13 @@ class PatchGastricDataset(FewShotMixin, BaseDataset):
 
     def __init__(self, data_root: str = '', ann_file: str = 'captions.csv',
                  data_prefix: str = 'patches_captions', split: Optional[str] = None,
-                 split_file: Optional[str] = None, eval_ratio: float = 0.8, split_seed: int = 0, **kwargs):
+                 split_file: Optional[str] = None, eval_ratio: float = 0.8, split_seed: int = 0, split_mode: str = 'cite',
+                 **kwargs):
         if split is not None and split not in SPLITS:
             raise ValueError(f'PatchGastricDataset: split must be one of {SPLITS} or None, got {split!r}')
-        self.split, self.eval_ratio, self.split_seed = split, eval_ratio, split_seed
+        if split_mode not in SPLIT_MODES:
+            raise ValueError(f'PatchGastricDataset: split_mode must be one of {SPLIT_MODES}, got {split_mode!r}')
+        self.split, self.eval_ratio, self.split_seed, self.split_mode = split, eval_ratio, split_seed, split_mode
         self.split_file = osp.join(data_root, split_file) if split_file else None
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix, **kwargs)
 
@@ -127,7 +133,7 @@ class PatchGastricDataset(FewShotMixin, BaseDataset):
         """``{wsi_id: 'train' | 'test'}`` for the kept slides, from ``split_file`` or computed in memory."""
         if self.split_file is None:
             return split_wsis_per_class(dict(zip(captions['wsi_id'], captions['gt_label'])), self.eval_ratio,
-                                        self.split_seed)
+                                        self.split_seed, self.split_mode)
         splits = read_split_file(self.split_file)
         missing = sorted(set(captions['wsi_id']) - set(splits))
         if missing:

@@ -84,3 +84,8 @@ def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True, persis
 def amp_dtype() -> str:
     """bf16 where the device supports it (no loss scaling needed), else fp16."""
     return 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'
+
+
+def as_config(cfg) -> Config:
+    """A ``Config`` from a config or a config path (read with :func:`read_config`)."""
+    return read_config(cfg) if isinstance(cfg, str) else cfg

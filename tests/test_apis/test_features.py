@@ -42,8 +42,7 @@ def test_features_match_clip_and_cache(cfg, tmp_path, tiny_clip_dir):
     ref = getattr(ref, 'pooler_output', ref)
     torch.testing.assert_close(feats.features[:3], torch.nn.functional.normalize(ref, dim=-1), atol=1e-5,
                                rtol=1e-4)
-    files = glob.glob(cache + '/*.safetensors')
-    assert len(files) == 1
+    assert len(glob.glob(cache + '/*/index.json')) == 1
 
     def no_build(*a, **k):
         raise AssertionError('cache hit must not build the model')
@@ -60,11 +59,11 @@ def test_features_match_clip_and_cache(cfg, tmp_path, tiny_clip_dir):
     # a changed transform or file list gives a new key
     cfg.test_dataloader.dataset.pipeline[1].interpolation = 'bicubic'
     extract_features(cfg, 'test', cache_dir=cache, progress=False)
-    assert len(glob.glob(cache + '/*.safetensors')) == 2
+    assert len(glob.glob(cache + '/*/index.json')) == 2
     extract_features(cfg, 'train', cache_dir=cache, progress=False)
     cfg.train_dataloader.dataset.num_shots = 2
     small = extract_features(cfg, 'train', cache_dir=cache, progress=False)
-    assert len(small) == 8 and len(glob.glob(cache + '/*.safetensors')) == 4
+    assert len(small) == 8 and len(glob.glob(cache + '/*/index.json')) == 4
     assert small.features.norm(dim=-1).sub(1).abs().max() < 1e-5
 
 
@@ -72,8 +71,8 @@ def test_featureset_roundtrip(tmp_path):
     fs = FeatureSet(torch.nn.functional.normalize(torch.randn(3, 4), dim=-1), torch.tensor([0, 1, 1]),
                     ['a.jpg', 'b.jpg', 'c.jpg'], ['s1', 's1', ''], ['x', 'y'])
     fs.save(str(tmp_path / 'f'))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['f.json', 'f.safetensors']
-    back = FeatureSet.load(str(tmp_path / 'f.safetensors'))
+    assert sorted(p.name for p in (tmp_path / 'f').iterdir()) == ['index.json', 'part_00000-of-00001.safetensors']
+    back = FeatureSet.load(str(tmp_path / 'f'))
     torch.testing.assert_close(back.features, fs.features)
     assert back.labels.dtype == torch.long and back.image_ids == fs.image_ids and back.wsi_ids == fs.wsi_ids
     r = back.reordered(['c.jpg', 'a.jpg', 'b.jpg'])
@@ -96,5 +95,5 @@ def test_extract_tool(cfg, tmp_path, capsys):
     tool = load_tool('tools/extract_features.py')
     feats = tool.main([str(path), '--split', 'test', '--cache-dir', str(tmp_path / 'c'), '--no-progress',
                        '--out', str(tmp_path / 'out')])
-    assert len(feats) == 24 and (tmp_path / 'out.json').exists()
+    assert len(feats) == 24 and (tmp_path / 'out' / 'index.json').exists()
     assert 'test: 24 images' in capsys.readouterr().out

@@ -7,7 +7,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmmedfm.apis.unimodal import INDEX, ShardedArrays, extract_unimodal
+from mmmedfm.apis.unimodal import extract_unimodal
+from mmmedfm.cache import INDEX, ShardedArrays
 
 DEMO = 'configs/demo/adaptor_dinov2_bert_demo.py'
 
@@ -36,7 +37,7 @@ def test_sharded_rank_split_extraction_matches_encoders(adaptor_cfg):
     # Two "ranks" run one after the other: rank 1 writes its shards only, rank 0 the rest and the index.
     out = extract_unimodal(adaptor_cfg, 'train', rank=1, world_size=2, progress=False)
     assert not osp.isfile(osp.join(out['image'], INDEX))
-    assert sorted(os.listdir(out['image'])) == ['image_00001-of-00002.safetensors']
+    assert sorted(os.listdir(out['image'])) == ['part_00001-of-00002.safetensors']
     out = extract_unimodal(adaptor_cfg, 'train', rank=0, world_size=2, progress=False)
     images, texts = ShardedArrays(out['image']), ShardedArrays(out['text'])
     assert images.index['sizes'][0] == 64 and len(images) == sum(images.index['sizes'])
@@ -65,9 +66,9 @@ def test_sharded_rank_split_extraction_matches_encoders(adaptor_cfg):
 
 
 def test_extraction_resumes_missing_shards_only(adaptor_cfg, monkeypatch):
-    import mmmedfm.apis.unimodal as um
+    import mmmedfm.apis.extraction as um
     out = extract_unimodal(adaptor_cfg, 'train', progress=False)
-    shard = osp.join(out['image'], 'image_00001-of-00002.safetensors')
+    shard = osp.join(out['image'], 'part_00001-of-00002.safetensors')
     before = ShardedArrays(out['image']).load('pooled')
     os.remove(shard)
     os.remove(osp.join(out['image'], INDEX))

@@ -84,13 +84,14 @@ def test_wsis_then_shots_stay_inside_the_slides(sicapv2_root):
 
 def test_split_wsis_per_class_is_disjoint_and_per_class():
     labels = {f'w{i:02d}': i % 3 for i in range(31)}  # class sizes 11, 10, 10
-    split = split_wsis_per_class(labels, 0.8, seed=0)
-    assert set(split) == set(labels)
-    per_class = Counter((labels[w], s) for w, s in split.items())
-    assert per_class == {(0, 'test'): 9, (0, 'train'): 2, (1, 'test'): 8, (1, 'train'): 2,
-                         (2, 'test'): 8, (2, 'train'): 2}  # round(0.8 * n) held out per class
-    assert split == split_wsis_per_class(labels, 0.8, seed=0)
-    assert split != split_wsis_per_class(labels, 0.8, seed=1)
+    for mode, n0 in (('per_class', 9), ('cite', 8)):  # round(0.8 * 11) vs CITE's int(0.8 * 11)
+        split = split_wsis_per_class(labels, 0.8, seed=0, mode=mode)
+        assert set(split) == set(labels)
+        per_class = Counter((labels[w], s) for w, s in split.items())
+        assert per_class == {(0, 'test'): n0, (0, 'train'): 11 - n0, (1, 'test'): 8, (1, 'train'): 2,
+                             (2, 'test'): 8, (2, 'train'): 2}
+        assert split == split_wsis_per_class(labels, 0.8, seed=0, mode=mode)
+        assert split != split_wsis_per_class(labels, 0.8, seed=1, mode=mode)
 
 
 def test_sample_few_shot_function_is_nested_for_every_seed():

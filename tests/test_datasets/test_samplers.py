@@ -74,3 +74,16 @@ def test_built_from_config_with_runner_seed():
     assert isinstance(s, ClassBalancedSampler) and s.seed == 1 and len(s) == 28
     with pytest.raises(ValueError, match='rank 2 outside world_size 2'):
         ClassBalancedSampler(_Labelled(LABELS), seed=0, rank=2, world_size=2)
+
+
+def test_round_robin_walks_classes_in_turn_like_cite_patch_balance():
+    """CITE's ``patch_balance``: class 0, 1, 2, 0, ... in turn; each class walks a shuffled list of its images
+    and reshuffles when it is used up."""
+    order = list(ClassBalancedSampler(_Labelled(LABELS), seed=5, rank=0, world_size=1, round_robin=True))
+    assert [LABELS[i] for i in order] == [j % 3 for j in range(28)]
+    for label in range(3):
+        own = sorted(i for i, lab in enumerate(LABELS) if lab == label)
+        walk = [i for i in order if LABELS[i] == label]
+        for start in range(0, len(walk) - len(own) + 1, len(own)):  # every full pass is a permutation
+            assert sorted(walk[start:start + len(own)]) == own
+        assert len(set(walk[:len(own)])) == min(len(walk), len(own))

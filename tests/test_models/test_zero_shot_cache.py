@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from mmmedfm.models.utils.text_cache import cached_class_embeddings, text_cache_key
+from mmmedfm.cache import text_cache_key
+from mmmedfm.models.utils.text_cache import cached_class_embeddings
 from mmmedfm.models.utils.zero_shot import build_class_prompts, build_zero_shot_weights
 from mmmedfm.registry import MODELS
 
@@ -36,7 +37,7 @@ def test_text_cache_hit_and_key(tiny_clip_dir, tmp_path, monkeypatch):
     class_prompts = build_class_prompts(['NC', 'G3'], TEMPLATES, DESCRIPTIONS)
     cfg = dict(type='HFCLIPText', pretrained=tiny_clip_dir)
     first, scale = cached_class_embeddings(cfg, class_prompts, str(tmp_path))
-    assert len(list(tmp_path.glob('*.safetensors'))) == 1
+    assert len(list(tmp_path.glob('class_*/index.json'))) == 1
 
     def no_build(*a, **k):
         raise AssertionError('the text encoder must not be built on a cache hit')

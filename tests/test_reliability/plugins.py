@@ -7,19 +7,6 @@ from mmengine.hooks import Hook
 from mmmedfm.registry import HOOKS, METRICS
 
 
-@HOOKS.register_module()
-class SleepHook(Hook):
-    """Sleep after each training epoch's checkpoint is written, so that a test can kill the run mid-way."""
-
-    priority = 'LOWEST'  # after CheckpointHook (VERY_LOW)
-
-    def __init__(self, seconds: float = 1.):
-        self.seconds = seconds
-
-    def after_train_epoch(self, runner) -> None:
-        time.sleep(self.seconds)
-
-
 @METRICS.register_module()
 class SampleCount(BaseMetric):
     """How many samples (and distinct ``sample_idx``) reached the metric after the distributed gather."""
@@ -32,3 +19,23 @@ class SampleCount(BaseMetric):
 
     def compute_metrics(self, results) -> dict:
         return dict(samples=len(results), unique=len(set(results)), idx_sum=sum(results))
+
+
+@HOOKS.register_module()
+class SleepInSaveHook(Hook):
+    """Sleep inside the checkpoint save of epoch ``at_epoch`` (1-based), after MMEngine has built the checkpoint
+    and before it is written; a half-written ``<name>.part`` (the first bytes of a zip) mimics a write in
+    progress. ``<work_dir>/sleeping`` tells the test when to kill the run."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at_epoch: int = 2, seconds: float = 60.):
+        self.at_epoch, self.seconds = at_epoch, seconds
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        if runner.epoch + 1 != self.at_epoch:
+            return
+        with open(f'{runner.work_dir}/epoch_{self.at_epoch}.pth.part', 'wb') as f:
+            f.write(b'PK\x03\x04' + b'\0' * 60)
+        open(f'{runner.work_dir}/sleeping', 'w').close()
+        time.sleep(self.seconds)

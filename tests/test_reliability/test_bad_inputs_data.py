@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mmmedfm.apis.features import FeatureSet
+from mmmedfm.cache import FeatureSet
 from mmmedfm.registry import DATASETS
 
 TRAIN_XLSX = osp.join('partition', 'Test', 'Train.xlsx')
@@ -55,14 +55,15 @@ def test_more_wsis_than_available(data_copy):
 def test_corrupt_feature_cache(tmp_path):
     fs = FeatureSet(torch.randn(3, 4), torch.tensor([0, 1, 0]), ['a', 'b', 'c'], ['w', 'w', 'v'], ['x', 'y'])
     fs.save(str(tmp_path / 'train_abc'))
-    (tmp_path / 'train_abc.safetensors').write_bytes(b'\x80\x04not safetensors')
-    with pytest.raises(ValueError, match=r'train_abc\.safetensors .*delete both files'):
+    (tmp_path / 'train_abc' / 'part_00000-of-00001.safetensors').write_bytes(b'\x80\x04not safetensors')
+    with pytest.raises(ValueError, match=r'train_abc/part_00000-of-00001\.safetensors is unreadable .*delete'):
         FeatureSet.load(str(tmp_path / 'train_abc'))
 
 
 def test_inconsistent_feature_cache(tmp_path):
     fs = FeatureSet(torch.randn(3, 4), torch.tensor([0, 1, 0]), ['a', 'b', 'c'], ['w', 'w', 'v'], ['x', 'y'])
     fs.save(str(tmp_path / 'train_abc'))
-    (tmp_path / 'train_abc.json').write_text('{"image_ids": ["a"], "wsi_ids": ["w"], "classes": ["x", "y"]}')
-    with pytest.raises(ValueError, match='inconsistent'):
+    index = tmp_path / 'train_abc' / 'index.json'
+    index.write_text(index.read_text().replace('"image_ids": ["a", "b", "c"]', '"image_ids": ["a"]'))
+    with pytest.raises(ValueError, match=r'train_abc: index.json lists .* do not match the 3 stored'):
         FeatureSet.load(str(tmp_path / 'train_abc'))

@@ -31,15 +31,15 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')  # the uninterrupted and the resumed run in-process (faster)
     train.main([DEMO, '--work-dir', str(tmp_path / 'full'), *extra, '--cfg-options', *cli_options(opts)])
 
-    slow = write_config(tmp_path / 'slow.py', extra_hooks=[dict(type='SleepHook', seconds=60)])
+    # Killed inside the epoch-2 checkpoint save (after a half-written epoch_2.pth.part appeared).
+    slow = write_config(tmp_path / 'slow.py', extra_hooks=[dict(type='SleepInSaveHook', at_epoch=2, seconds=60)])
     cut = tmp_path / 'cut'
     proc = subprocess.Popen(train_cmd(slow, cut, opts, *extra), cwd=ROOT, env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 120
-        while not osp.exists(cut / 'last_checkpoint') and time.time() < deadline and proc.poll() is None:
+        while not osp.exists(cut / 'sleeping') and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        time.sleep(0.5)  # the checkpoint file is complete once last_checkpoint is written; be generous
         assert proc.poll() is None, 'the run ended before it could be killed'
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
@@ -47,9 +47,14 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
+    # The previous checkpoint survives the kill and last_checkpoint still names it (MMEngine's CheckpointHook
+    # deletes epoch_1.pth before writing epoch_2.pth: nothing would be left to resume).
     assert osp.exists(cut / 'epoch_1.pth') and not osp.exists(cut / 'epoch_2.pth')
+    assert (cut / 'last_checkpoint').read_text() == str(cut / 'epoch_1.pth')
+    assert osp.exists(cut / 'epoch_2.pth.part')
 
     train.main([DEMO, '--work-dir', str(cut), *extra, '--resume', '--cfg-options', *cli_options(opts)])
+    assert not osp.exists(cut / 'epoch_2.pth.part')  # the leftover partial file is removed at the restart
     _assert_same_weights(tmp_path / 'full' / 'epoch_3.pth', cut / 'epoch_3.pth')
     full, resumed = last_metrics(tmp_path / 'full'), last_metrics(cut)
     assert full['cls/balanced_accuracy'] == resumed['cls/balanced_accuracy']

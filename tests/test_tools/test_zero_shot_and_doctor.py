@@ -15,7 +15,7 @@ def test_zero_shot_demo_prints_metrics(tmp_path, demo_cfg_options, capsys):
                                                *cli_options(opts)])
     assert set(metrics) >= {'cls/accuracy', 'cls/balanced_accuracy'}
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
-    assert list((tmp_path / 'text').glob('*.safetensors'))  # class embeddings cached
+    assert list((tmp_path / 'text').glob('class_*/index.json'))  # class embeddings cached
 
 
 @pytest.mark.parametrize('base', ['quiltnet', 'biomedclip'])

@@ -58,7 +58,7 @@ def _sweep_tool():
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
-    from mmmedfm.apis.features import extract_features, zero_shot_classifier  # issue 5
+    from mmmedfm.apis.features import extract_features, zero_shot_classifier
     tool = _sweep_tool()
     cfg = tool.pool_config(tool.backbone_config(dict(config=args.config, cfg_options=args.cfg_options)))
     zs, scale = zero_shot_classifier(cfg)

@@ -1,6 +1,7 @@
 # PatchGastric (CITE's 3 adenocarcinoma subtypes) as downloaded: captions.csv + patches_captions/{id}_*.jpg.
 # CITE protocol: per class, 80% of the WSIs (seed 0) are held out for evaluation ('test'), the other 20% are
 # the few-shot pool ('train'); k-shot = all patches of the k WSIs per class with the most patches.
+# split_mode='cite' draws exactly the slides CITE's tools/ann.py holds out ('per_class': our older per-class draw).
 # The split is computed in memory; to pin it in a file, run
 #   python tools/dataset_converters/patchgastric_split.py data/PatchGastric
 # and set split_file='splits/cite_eval0.8_seed0.csv' (same assignment, now inspectable).
@@ -35,7 +36,8 @@ train_dataloader = dict(
     # sampler=dict(type='DefaultSampler', shuffle=True).
     sampler=dict(type='ClassBalancedSampler'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', split_file=split_file, eval_ratio=0.8,
-                 split_seed=0, num_wsis=16, wsi_selection='most_patches', pipeline=train_pipeline),
+                 split_seed=0, split_mode='cite', num_wsis=16, wsi_selection='most_patches',
+                 pipeline=train_pipeline),
 )
 val_dataloader = dict(
     batch_size=128,
@@ -43,7 +45,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test', split_file=split_file, eval_ratio=0.8,
-                 split_seed=0, pipeline=test_pipeline, test_mode=True),
+                 split_seed=0, split_mode='cite', pipeline=test_pipeline, test_mode=True),
 )
 # Patch-level and slide-level (mean probability per wsi_id, CITE's WSI accuracy) metrics; the subtypes are
 # ordered by differentiation grade.

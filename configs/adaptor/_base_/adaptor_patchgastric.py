@@ -15,7 +15,7 @@ eval_ratio = 0.2
 pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(img_size, img_size)),
             dict(type='PackInputs')]
 source = dict(type='PatchGastricDataset', data_root=data_root, eval_ratio=eval_ratio, split_seed=0,
-              pipeline=pipeline)
+              split_mode='per_class', pipeline=pipeline)
 
 # The frozen encoders and the cache. Only tools/extract_unimodal.py builds the encoders (and
 # tools/analysis/eval_adaptor.py, to encode zero-shot class prompts); training reads the cache.
@@ -50,7 +50,7 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin
 train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1,
+default_hooks = dict(checkpoint=dict(type='mmmedfm.AtomicCheckpointHook', interval=5, max_keep_ckpts=1,
                                      save_best='retrieval/i2t_R@1', rule='greater'))
 custom_hooks = []  # not a few-shot run: no support CSV
 

@@ -8,24 +8,31 @@ from torch.utils.data import Sampler
 from mmmedfm.registry import DATA_SAMPLERS
 
 
-def class_balanced_indices(labels: List[int], total: int, generator: torch.Generator) -> List[int]:
-    """``total`` dataset indices in which every class occurs ``total // C`` or ``total // C + 1`` times, shuffled.
+def class_balanced_indices(labels: List[int], total: int, generator: torch.Generator,
+                           round_robin: bool = False) -> List[int]:
+    """``total`` dataset indices in which every class occurs ``total // C`` or ``total // C + 1`` times.
 
     Each class walks fresh permutations of its own images (a small class repeats only after all its images
-    were used); which classes get the ``total % C`` extra draws is also drawn with ``generator``.
+    were used). ``round_robin=False``: the list is shuffled and which classes get the ``total % C`` extra draws
+    is drawn with ``generator``. ``round_robin=True``: classes alternate 0, 1, ..., C-1, 0, ... (CITE's
+    ``patch_balance``), so every run of C consecutive indices holds each class once.
     """
     by_class = {}
     for i, label in enumerate(labels):
         by_class.setdefault(int(label), []).append(i)
     classes = sorted(by_class)
     counts = [total // len(classes)] * len(classes)
-    for c in torch.randperm(len(classes), generator=generator)[:total % len(classes)].tolist():
+    extra = range(total % len(classes)) if round_robin else torch.randperm(
+        len(classes), generator=generator)[:total % len(classes)].tolist()
+    for c in extra:
         counts[c] += 1
     pool = []
     for label, n in zip(classes, counts):
         idx = torch.tensor(by_class[label])
         reps = math.ceil(n / len(idx))
         pool.append(torch.cat([idx[torch.randperm(len(idx), generator=generator)] for _ in range(reps)])[:n])
+    if round_robin:
+        return [pool[j % len(classes)][j // len(classes)].item() for j in range(total)]
     pool = torch.cat(pool)
     return pool[torch.randperm(len(pool), generator=generator)].tolist()
 
@@ -45,10 +52,12 @@ class ClassBalancedSampler(Sampler):
             run's seed.
         num_samples (int, optional): Indices per epoch over all ranks. Defaults to ``len(dataset)``.
         rank (int, optional), world_size (int, optional): Override ``mmengine.dist.get_dist_info()``.
+        round_robin (bool): Alternate the classes (CITE's ``patch_balance``: every C consecutive samples hold
+            each class once) instead of shuffling the balanced list. Defaults to False.
     """
 
     def __init__(self, dataset: Sized, seed: Optional[int] = None, num_samples: Optional[int] = None,
-                 rank: Optional[int] = None, world_size: Optional[int] = None):
+                 rank: Optional[int] = None, world_size: Optional[int] = None, round_robin: bool = False):
         dist_rank, dist_world = get_dist_info()
         self.rank = dist_rank if rank is None else rank
         self.world_size = dist_world if world_size is None else world_size
@@ -59,6 +68,7 @@ class ClassBalancedSampler(Sampler):
         if not self.labels:
             raise ValueError('ClassBalancedSampler: the dataset is empty.')
         self.seed = sync_random_seed() if seed is None else seed
+        self.round_robin = round_robin
         self.epoch = 0
         total = len(dataset) if num_samples is None else num_samples
         self.num_samples = math.ceil(total / self.world_size)  # per rank; the total is rounded up to fill ranks
@@ -67,7 +77,7 @@ class ClassBalancedSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         g = torch.Generator()
         g.manual_seed(self.seed + self.epoch)
-        indices = class_balanced_indices(self.labels, self.total_size, g)
+        indices = class_balanced_indices(self.labels, self.total_size, g, self.round_robin)
         return iter(indices[self.rank:self.total_size:self.world_size])
 
     def __len__(self) -> int:

@@ -177,6 +177,9 @@ class LoRA:
                  out_proj: bool = True):
         if not isinstance(rank, int) or rank <= 0:
             raise ValueError(f'LoRA rank must be a positive integer, got {rank!r}')
+        if alpha is not None and not (isinstance(alpha, (int, float)) and alpha > 0):
+            # alpha=0 zeroes the adapter's output and its gradient into lora_A, so lora_B stays 0: nothing trains.
+            raise ValueError(f'LoRA alpha must be positive (scaling = alpha / rank), got {alpha!r}')
         self.rank, self.alpha, self.dropout = rank, float(rank if alpha is None else alpha), dropout
         self.targets = [targets] if isinstance(targets, str) else list(targets)
         self.qkv_parts = None if qkv_parts is None else tuple(qkv_parts)

@@ -1,0 +1,130 @@
+"""The one extraction loop: frozen encoders -> a shard folder (:mod:`mmmedfm.cache`).
+
+:func:`~mmmedfm.apis.extract_features` (pooled image embeddings for the black-box adapters) and
+:func:`~mmmedfm.apis.extract_unimodal` (pooled/patch-token image embeddings and caption token embeddings for
+the Adaptor) both write through :func:`encode_images` and :func:`encode_texts`.
+"""
+import os
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.logging import print_log
+
+from mmmedfm.cache import is_complete, write_shards
+from mmmedfm.utils.device import inference_autocast, inference_device
+
+_DTYPES = dict(float32=torch.float32, float16=torch.float16)
+
+
+def image_token_forward(backbone, x: torch.Tensor, patch_tokens: bool = False) -> Dict[str, torch.Tensor]:
+    """``{'pooled': (N, D)[, 'tokens': (N, T, D)]}`` of a frozen vision backbone (one forward pass).
+
+    Patch tokens exclude class/register tokens. Supported: ``HFVisionBackbone`` (DINOv2...) and ``TimmViT``
+    (UNI...); other backbones give pooled embeddings only (their ``forward(x)[-1]``).
+    """
+    from mmmedfm.models.backbones import HFVisionBackbone, TimmViT
+    if isinstance(backbone, HFVisionBackbone):
+        out = backbone.model(pixel_values=x)
+        hidden = out.last_hidden_state
+        pooled = out.pooler_output if backbone.pooling == 'pooler' else (
+            hidden[:, 0] if backbone.pooling == 'cls' else hidden[:, backbone.num_prefix_tokens:].mean(1))
+        tokens = hidden[:, backbone.num_prefix_tokens:]
+    elif isinstance(backbone, TimmViT):
+        hidden = backbone.model.forward_features(x)
+        pooled = backbone.model.forward_head(hidden, pre_logits=True)
+        tokens = hidden[:, getattr(backbone.model, 'num_prefix_tokens', 1):]
+    elif patch_tokens:
+        raise TypeError(f'patch_tokens=True is supported for HFVisionBackbone and TimmViT, not '
+                        f'{type(backbone).__name__}; set `unimodal.patch_tokens=False`.')
+    else:
+        return dict(pooled=backbone(x)[-1])
+    return dict(pooled=pooled, tokens=tokens) if patch_tokens else dict(pooled=pooled)
+
+
+def text_token_forward(encoder, texts: List[str], max_length: int) -> Dict[str, torch.Tensor]:
+    """``{'tokens': (N, L, D), 'mask': (N, L) uint8, 'pooled': (N, D)}`` of a BERT-family ``HFTextEncoder``.
+
+    Captions are padded/truncated to exactly ``max_length`` tokens so that shards stack.
+    """
+    if not (hasattr(encoder, 'tokenizer') and hasattr(encoder, 'model')):
+        raise TypeError(f'{type(encoder).__name__} has no HF tokenizer/model; token embeddings need an '
+                        'HFTextEncoder (BERT family).')
+    dev = next(encoder.model.parameters()).device
+    tok = encoder.tokenizer(list(texts), padding='max_length', truncation=True, max_length=max_length,
+                            return_tensors='pt').to(dev)
+    res = encoder.model(**tok)
+    hidden, mask = res.last_hidden_state, tok['attention_mask']
+    if encoder.pooling == 'pooler':
+        pooled = res.pooler_output
+    elif encoder.pooling == 'cls':
+        pooled = hidden[:, 0]
+    else:
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1)
+    return dict(tokens=hidden, mask=mask.to(torch.uint8), pooled=pooled)
+
+
+def _store(d: Dict[str, torch.Tensor], dtype: torch.dtype) -> Dict[str, torch.Tensor]:
+    return {k: (v.float().to(dtype) if v.is_floating_point() else v).cpu() for k, v in d.items()}
+
+
+def _cat(outs: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+
+
+def encode_images(dataset, vision: dict, preprocessor: dict, folder: str, meta: dict, patch_tokens: bool = False,
+                  dtype: str = 'float32', batch_size: int = 64, num_workers: int = 0, shard_size: int = 4096,
+                  device: Optional[str] = None, rank: int = 0, world_size: int = 1, progress: bool = True,
+                  desc: str = 'images') -> str:
+    """Frozen image embeddings of ``dataset`` (a pipeline-applying dataset) into ``folder``; returns it.
+
+    The tower (``vision``, eval, no grad, bf16 autocast on CUDA) and ``preprocessor`` are built only when a
+    shard is missing. Stored per image: ``pooled (D,)`` (the tower's output, not normalised) and, with
+    ``patch_tokens``, ``tokens (T, D)``; in ``dtype``.
+    """
+    from mmengine.dataset import pseudo_collate
+    from mmmedfm.registry import MODELS
+    if is_complete(folder):
+        print_log(f'[cache] {desc} hit: {folder} ({len(dataset)} images)', logger='current')
+        return folder
+    dev, state = inference_device(device), {}
+
+    def encode(start, stop):
+        if not state:
+            state['backbone'] = MODELS.build(dict(vision)).eval().requires_grad_(False).to(dev)
+            state['pre'] = MODELS.build(dict(preprocessor)).eval().to(dev)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.Subset(dataset, range(start, stop)), batch_size=batch_size, shuffle=False,
+            num_workers=min(num_workers, os.cpu_count() or 1), collate_fn=pseudo_collate)
+        outs = []
+        with torch.no_grad(), inference_autocast(dev):
+            for data in loader:
+                x = state['pre'](data, False)['inputs']
+                outs.append(_store(image_token_forward(state['backbone'], x, patch_tokens), _DTYPES[dtype]))
+        return _cat(outs)
+
+    return write_shards(folder, len(dataset), encode, meta, shard_size, rank, world_size, progress, desc)
+
+
+def encode_texts(text: dict, texts: Sequence[str], folder: str, max_length: int, batch_size: int = 256,
+                 shard_size: int = 4096, device: Optional[str] = None, rank: int = 0, world_size: int = 1,
+                 progress: bool = True) -> str:
+    """Token embeddings (fp16 ``tokens``, ``mask``, ``pooled``) of ``texts`` (in the given order) into
+    ``folder``; returns it. The text encoder is built only when a shard is missing."""
+    from mmmedfm.registry import MODELS
+    texts = list(texts)
+    if is_complete(folder):
+        print_log(f'[cache] text hit: {folder} ({len(texts)} texts)', logger='current')
+        return folder
+    dev, state = inference_device(device), {}
+
+    def encode(start, stop):
+        if not state:
+            state['enc'] = MODELS.build(dict(text)).eval().requires_grad_(False).to(dev)
+        with torch.no_grad(), inference_autocast(dev):
+            return _cat([_store(text_token_forward(state['enc'], texts[i:min(stop, i + batch_size)], max_length),
+                                torch.float16) for i in range(start, stop, batch_size)])
+
+    return write_shards(folder, len(texts), encode, dict(captions=texts, max_length=max_length,
+                                                         encoder=dict(text)), shard_size, rank, world_size,
+                        progress, 'text')
