@@ -116,7 +116,7 @@ def tip_adapter_official(x, y, zs, scale, val, finetune=False, epochs=20, seed=0
     return lambda f: scale * f @ zs.t() + alpha * ((-1) * (beta - beta * (f @ keys_t))).exp() @ values
 
 
-def lpclip_official(x, y, val, num_step=4):
+def lpclip_official(x, y, val, num_step=2):
     """CoOp's lpclip: C over 1e6..1e-6 on the few-shot val set, then ``num_step`` binary-search steps."""
     from sklearn.linear_model import LogisticRegression
     xn, yn, xv, yv = x.double().numpy(), y.numpy(), val[0].double().numpy(), val[1].numpy()
@@ -142,9 +142,10 @@ def lpclip_official(x, y, val, num_step=4):
     return lambda f: torch.as_tensor(clf.predict_log_proba(f.double().numpy()))
 
 
-def lp_plus_plus_official(x, y, zs, val, epochs=300):
-    """LP++ release: class-sum init, accumulated alpha gradient, best-val-epoch selection (``>=``)."""
-    torch.manual_seed(0)
+def lp_plus_plus_official(x, y, zs, val, epochs=300, seed=0):
+    """LP++ release: class-sum init (``nn.Linear``'s random bias), accumulated alpha gradient, best-val-epoch
+    selection (``>=``)."""
+    torch.manual_seed(seed)
     num_classes, n = len(zs), len(x)
     onehot = F.one_hot(y, num_classes).float()
     linear = nn.Linear(x.shape[1], num_classes)

@@ -2,9 +2,10 @@
 
 Task: 5 classes, 512-d unit-sphere features, zero-shot accuracy about 0.58; raw "text" anchors are the mean of 4
 template embeddings of norm 7-10 (CLIP-like), the zero-shot prototypes their normalised template mean. Ours
-runs as the sweep does (support set only, no extra labels); the official protocols get what their releases use
-(an extra few-shot validation set of ``min(k, 4)`` shots per class where they search). Mean accuracies over the
-seeds must agree within 3 points; CLAP at 1 shot must stay within 3 points of zero-shot.
+runs as the sweep does (support set only, no extra labels) and, for the methods that search, also with the
+release's extra validation set; the official protocols get what their releases use (an extra few-shot
+validation set of ``min(k, 4)`` shots per class where they search). Mean accuracies over the seeds must agree
+within 3 points; CLAP at 1 shot must stay within 3 points of zero-shot.
 """
 import pytest
 import torch
@@ -67,7 +68,7 @@ def official_predict(name: str, support, val, zs, raw, seed: int):
     if name == 'LP':
         return official.lpclip_official(x, y, val)
     if name == 'LPPlusPlus':
-        return official.lp_plus_plus_official(x, y, zs, val)
+        return official.lp_plus_plus_official(x, y, zs, val, seed=seed)
     if name in ('ZSLP', 'CLAP'):
         return official.clap_official(x, y, raw, SCALE, constraint=name == 'CLAP', seed=seed)
     if name == 'CLIPAdapter':
@@ -75,21 +76,32 @@ def official_predict(name: str, support, val, zs, raw, seed: int):
     return official.tip_adapter_official(x, y, zs, SCALE, val, finetune=name == 'TipAdapterF', seed=seed)
 
 
+SEARCHING = ('LP', 'LPPlusPlus', 'TipAdapter', 'TipAdapterF')  # they pick hyper-parameters on labelled data
+
+
 def compare(name: str, shots: int):
-    """Mean test accuracy over the seeds: ``(ours, official, zero-shot)``."""
+    """Mean test accuracy over the seeds: ``(ours, ours given the release's val set, official, zero-shot)``."""
     res = []
     for seed in SEEDS:
         support, val, (xt, yt), zs, raw = synthetic_task(seed, shots)
-        adapter = ours(name, seed).fit(support, zs, SCALE, text_anchors=raw)
+        mine = accuracy(ours(name, seed).fit(support, zs, SCALE, text_anchors=raw)(xt), yt)
+        mine_val = accuracy(ours(name, seed).fit(support, zs, SCALE, val=val, text_anchors=raw)(xt), yt) \
+            if name in SEARCHING else mine
         ref = official_predict(name, support, val, zs, raw, seed)
-        res.append((accuracy(adapter(xt), yt), accuracy(ref(xt), yt), accuracy(SCALE * xt @ zs.t(), yt)))
-    return tuple(sum(r[i] for r in res) / len(res) for i in range(3))
+        res.append((mine, mine_val, accuracy(ref(xt), yt), accuracy(SCALE * xt @ zs.t(), yt)))
+    return tuple(sum(r[i] for r in res) / len(res) for i in range(4))
 
 
 @pytest.mark.parametrize('shots', SHOTS)
 @pytest.mark.parametrize('name', ['LP', 'LPPlusPlus', 'ZSLP', 'CLAP', 'CLIPAdapter', 'TipAdapter', 'TipAdapterF'])
 def test_adapter_matches_official_protocol(name, shots):
-    mine, ref, zero_shot = compare(name, shots)
-    assert abs(mine - ref) <= 0.03, f'{name} k={shots}: ours {mine:.3f} vs official {ref:.3f}'
+    """Given the same labels, ours reproduces the release within 3 points; on the support set alone (the sweep,
+    no extra validation labels) it is within 3 points too, or better (LP++'s k-fold epoch choice beats the
+    release's choice on 4 validation shots)."""
+    mine, mine_val, ref, zero_shot = compare(name, shots)
+    assert abs(mine_val - ref) <= 0.03, f'{name} k={shots}: ours (release val) {mine_val:.3f} vs {ref:.3f}'
+    assert mine >= ref - 0.03, f'{name} k={shots}: ours (support only) {mine:.3f} vs official {ref:.3f}'
+    if name not in SEARCHING:
+        assert abs(mine - ref) <= 0.03
     if name == 'CLAP' and shots == 1:
         assert abs(mine - zero_shot) <= 0.03, f'CLAP k=1 {mine:.3f} vs zero-shot {zero_shot:.3f}'

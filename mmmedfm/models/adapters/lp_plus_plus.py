@@ -1,5 +1,6 @@
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mmmedfm.registry import MODELS
 from .base import BaseAdapter, kfold_splits
@@ -26,7 +27,8 @@ class LPPlusPlus(BaseAdapter):
     The release keeps the epoch with the best accuracy on its few-shot validation set (``>=``: the last best).
     Few labels only: we pick that epoch count on ``fit(val=...)`` if given, else by stratified k-fold over the
     support set (the mean validation-accuracy curve of ``folds`` runs), then train on the whole support set for
-    that many epochs; with 1 shot per class all ``epochs`` run. Difference: the bias starts at 0 (the release keeps ``nn.Linear``'s random init).
+    that many epochs; with 1 shot per class all ``epochs`` run. The bias keeps ``nn.Linear``'s random init, as
+    in the release (drawn from the fit's seed).
 
     Hyper-parameters with few labels: no step size or weight searched (the method's point); the epoch count
     as above (``select_epoch=False``: always ``epochs``).
@@ -47,6 +49,9 @@ class LPPlusPlus(BaseAdapter):
         self.select_epoch, self.folds = select_epoch, folds
 
     def _fit(self, x, y, val):
+        # The release's classifier is an nn.Linear whose weight is then replaced: its bias keeps the default
+        # random init U(-1/sqrt(D), 1/sqrt(D)). LP++'s large implicit step sizes make the result sensitive to it.
+        self.init_bias = nn.Linear(x.shape[1], self.num_classes).bias.detach().to(x.device)
         self.epochs_ = self.epochs
         if self.select_epoch:
             if val is not None:
@@ -70,7 +75,7 @@ class LPPlusPlus(BaseAdapter):
         lr_w = 4 * n / float(torch.linalg.eigvalsh(x.t().double() @ x.double()).max())
         lr_alpha = n / (4 * float(text_scores.pow(2).sum(0).max()))
         self.weight = torch.nn.Parameter(onehot.t() @ x)
-        self.bias = torch.nn.Parameter(torch.zeros(self.num_classes, device=x.device))
+        self.bias = torch.nn.Parameter(self.init_bias.clone())
         init = self.init_scale * float(class_mean_scores.mean())
         self.alpha = torch.nn.Parameter(torch.full((self.num_classes,), init, device=x.device))
         optim = torch.optim.SGD([self.weight, self.bias], lr=lr_w, momentum=0.9)
