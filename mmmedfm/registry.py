@@ -35,3 +35,7 @@ METRICS = _child('METRICS', 'mmmedfm.evaluation')
 EVALUATORS = _child('EVALUATORS', 'mmmedfm.evaluation')
 VISUALIZERS = _child('VISUALIZERS', 'mmmedfm.visualization')
 VISBACKENDS = _child('VISBACKENDS', 'mmmedfm.visualization')
+
+# PEFT methods are not nn.Modules: they are recipes applied to a built tower (``apply_peft``), so they get a
+# registry of their own instead of sharing MODELS with the modules they adapt.
+PEFT_METHODS = Registry('peft method', scope=_SCOPE, locations=['mmmedfm.models.peft'])

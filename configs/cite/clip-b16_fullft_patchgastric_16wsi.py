@@ -2,5 +2,5 @@
 # Other k: --cfg-options train_dataloader.dataset.num_wsis=K
 _base_ = ['./clip-b16_linearprobe_patchgastric_16wsi.py']
 
-model = dict(backbone=dict(peft=[dict(type='FullFineTune')]))
+model = dict(backbone=dict(peft=None))
 optim_wrapper = dict(optimizer=dict(lr=1e-5))

@@ -2,5 +2,5 @@
 # weights; full fine-tuning uses 1e-5. Checkpoints hold the whole tower (every parameter is trainable).
 _base_ = ['./plip_lora_16shot.py']
 
-model = dict(backbone=dict(peft=[dict(type='FullFineTune')]))
+model = dict(backbone=dict(peft=None))
 optim_wrapper = dict(optimizer=dict(lr=1e-5))

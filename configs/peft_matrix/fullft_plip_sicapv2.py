@@ -1,5 +1,5 @@
 # Seed-notebook matrix, SICAPv2 16-shot: full fine-tuning + ZS-LP head (lr 1e-5: 1e-3 wrecks pretrained weights).
 _base_ = ['../_base_/models/plip.py', '../_base_/experiments/sicapv2_16shot.py']
 
-model = dict(backbone=dict(peft=[dict(type='FullFineTune')]), head=_base_.zslp_head)
+model = dict(backbone=dict(peft=None), head=_base_.zslp_head)
 optim_wrapper = dict(optimizer=dict(lr=1e-5))

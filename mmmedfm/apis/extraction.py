@@ -19,26 +19,21 @@ _DTYPES = dict(float32=torch.float32, float16=torch.float16)
 def image_token_forward(backbone, x: torch.Tensor, patch_tokens: bool = False) -> Dict[str, torch.Tensor]:
     """``{'pooled': (N, D)[, 'tokens': (N, T, D)]}`` of a frozen vision backbone (one forward pass).
 
-    Patch tokens exclude class/register tokens. Supported: ``HFVisionBackbone`` (DINOv2...) and ``TimmViT``
-    (UNI...); other backbones give pooled embeddings only (their ``forward(x)[-1]``).
+    ``pooled`` is the backbone's configured output; patch tokens exclude class/register tokens. Our towers
+    (:class:`~mmmedfm.models.backbones.PretrainedTower`) give both; other backbones give pooled embeddings only
+    (their ``forward(x)[-1]``).
     """
-    from mmmedfm.models.backbones import HFVisionBackbone, TimmViT
-    if isinstance(backbone, HFVisionBackbone):
-        out = backbone.model(pixel_values=x)
-        hidden = out.last_hidden_state
-        pooled = out.pooler_output if backbone.pooling == 'pooler' else (
-            hidden[:, 0] if backbone.pooling == 'cls' else hidden[:, backbone.num_prefix_tokens:].mean(1))
-        tokens = hidden[:, backbone.num_prefix_tokens:]
-    elif isinstance(backbone, TimmViT):
-        hidden = backbone.model.forward_features(x)
-        pooled = backbone.model.forward_head(hidden, pre_logits=True)
-        tokens = hidden[:, getattr(backbone.model, 'num_prefix_tokens', 1):]
-    elif patch_tokens:
-        raise TypeError(f'patch_tokens=True is supported for HFVisionBackbone and TimmViT, not '
-                        f'{type(backbone).__name__}; set `unimodal.patch_tokens=False`.')
-    else:
-        return dict(pooled=backbone(x)[-1])
-    return dict(pooled=pooled, tokens=tokens) if patch_tokens else dict(pooled=pooled)
+    from mmmedfm.models.backbones import PretrainedTower
+    if isinstance(backbone, PretrainedTower) and backbone.out_type != 'tokens':
+        feats = backbone.forward_features(x, tokens=patch_tokens)
+        out = dict(pooled=backbone.output(feats))
+        if patch_tokens:
+            out['tokens'] = feats['tokens']
+        return out
+    if patch_tokens:
+        raise TypeError(f'patch_tokens=True needs one of our towers (a PretrainedTower with a pooled output), '
+                        f'not {type(backbone).__name__}; set `unimodal.patch_tokens=False`.')
+    return dict(pooled=backbone(x)[-1])
 
 
 def text_token_forward(encoder, texts: List[str], max_length: int) -> Dict[str, torch.Tensor]:

@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 
+from .decoded_dataset import DecodedCacheMixin
+
 WSI_SELECTIONS = ('most_patches', 'random')
 
 
@@ -18,16 +20,18 @@ def _class_name(label: int, class_names: Optional[Sequence[str]]) -> str:
     return repr(class_names[label]) if class_names and 0 <= label < len(class_names) else repr(label)
 
 
-def _check_available(counts: Counter, k: int, what: str, class_names: Optional[Sequence[str]]) -> None:
-    """Raise if a class (incl. a class of ``class_names`` absent from ``counts``) has fewer than ``k`` items."""
-    for label in sorted(set(counts) | set(range(len(class_names or [])))):
+def _check_available(counts: Counter, k: int, what: str, class_names: Optional[Sequence[str]],
+                     require_all: bool = True) -> None:
+    """Raise if a class has fewer than ``k`` items (with ``require_all``, also a class of ``class_names`` absent
+    from ``counts``)."""
+    for label in sorted(set(counts) | (set(range(len(class_names or []))) if require_all else set())):
         if counts.get(label, 0) < k:
             raise ValueError(f'{what}={k} but class {_class_name(label, class_names)} (label {label}) has only '
                              f'{counts.get(label, 0)} in this split.')
 
 
 def sample_few_shot(data_list: List[dict], num_shots: int, seed: int,
-                    class_names: Optional[Sequence[str]] = None) -> List[dict]:
+                    class_names: Optional[Sequence[str]] = None, require_all: bool = True) -> List[dict]:
     """Keep ``num_shots`` samples per class, drawn with ``seed``.
 
     One seeded permutation of the whole list is walked and the first ``num_shots`` samples of each class are
@@ -39,7 +43,7 @@ def sample_few_shot(data_list: List[dict], num_shots: int, seed: int,
     """
     if num_shots <= 0:
         raise ValueError(f'num_shots must be positive, got {num_shots}')
-    _check_available(Counter(d['gt_label'] for d in data_list), num_shots, 'num_shots', class_names)
+    _check_available(Counter(d['gt_label'] for d in data_list), num_shots, 'num_shots', class_names, require_all)
     order = list(range(len(data_list)))
     random.Random(seed).shuffle(order)
     taken, keep = Counter(), set()
@@ -68,7 +72,7 @@ def wsi_table(data_list: List[dict]) -> Dict[str, dict]:
 
 
 def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_patches', seed: int = 0,
-                class_names: Optional[Sequence[str]] = None) -> List[dict]:
+                class_names: Optional[Sequence[str]] = None, require_all: bool = True) -> List[dict]:
     """Keep every patch of ``num_wsis`` slides per class (CITE's k-shot = k WSIs per class).
 
     Args:
@@ -79,6 +83,7 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
             or ``'random'`` (one seeded permutation of the sorted WSI ids per class).
         seed: Seed of the ``'random'`` selection.
         class_names: Used to name a class with too few slides in the error.
+        require_all: A class of ``class_names`` without any slide is an error too. Defaults to True.
 
     Both selections rank the slides of a class once and take the first ``num_wsis``, so supports are nested.
     """
@@ -90,7 +95,8 @@ def select_wsis(data_list: List[dict], num_wsis: int, selection: str = 'most_pat
     by_class: Dict[int, List[str]] = defaultdict(list)
     for wsi in sorted(table):
         by_class[table[wsi]['label']].append(wsi)
-    _check_available(Counter({c: len(w) for c, w in by_class.items()}), num_wsis, 'num_wsis', class_names)
+    _check_available(Counter({c: len(w) for c, w in by_class.items()}), num_wsis, 'num_wsis', class_names,
+                     require_all)
     keep = set()
     for label in sorted(by_class):
         wsis = by_class[label]
@@ -157,7 +163,7 @@ def check_seed(value, key: str, owner: str) -> None:
         raise ValueError(f'{owner}: `{key}` must be an integer, got {value!r}.')
 
 
-class FewShotMixin:
+class FewShotMixin(DecodedCacheMixin):
     """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
 
     The draw runs in ``filter_data`` (MMEngine's hook after ``load_data_list``), so the subclass only reads
@@ -169,13 +175,21 @@ class FewShotMixin:
         num_wsis (int, optional): Slides kept per class, with all their patches. Defaults to None (all).
         wsi_selection (str): ``'most_patches'`` (CITE, deterministic) or ``'random'``.
         wsi_seed (int): Seed of ``wsi_selection='random'``. Defaults to 0.
+        allow_missing_classes (bool): Accept a training set in which a class of ``metainfo['classes']`` has
+            no image (the model still has a logit for it). Defaults to False: refused, naming the class.
 
-    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
+<<<<<<< HEAD
+    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split. The
+    decoded-image cache keys (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by
+    default for few-shot supports.
+=======
+    A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
+>>>>>>> main
     """
 
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,
                  num_wsis: Optional[int] = None, wsi_selection: str = 'most_patches', wsi_seed: int = 0,
-                 **kwargs):
+                 allow_missing_classes: bool = False, **kwargs):
         owner = type(self).__name__
         if wsi_selection not in WSI_SELECTIONS:
             raise ValueError(f'{owner}: `wsi_selection` must be one of {WSI_SELECTIONS}, got {wsi_selection!r}')
@@ -189,16 +203,34 @@ class FewShotMixin:
                              'the train dataset only.')
         self.num_shots, self.shot_seed = num_shots, shot_seed
         self.num_wsis, self.wsi_selection, self.wsi_seed = num_wsis, wsi_selection, wsi_seed
+        self.allow_missing_classes = allow_missing_classes
         super().__init__(*args, **kwargs)
+
+    def _check_classes(self, data_list: List[dict], classes: Optional[Sequence[str]]) -> None:
+        source = getattr(self, 'ann_file', '') or self.data_prefix.get('img_path', '')
+        if not data_list:
+            raise ValueError(f'{type(self).__name__}: no usable image in {source}.')
+        if self.test_mode or self.allow_missing_classes or not classes:
+            return
+        present = {d['gt_label'] for d in data_list}
+        missing = [c for i, c in enumerate(classes) if i not in present]
+        if missing:
+            raise ValueError(f'{type(self).__name__}: class(es) {missing} have no training image in {source}: '
+                             f'a {len(classes)}-class model would learn {len(classes) - len(missing)} classes. '
+                             'Fix the annotations, or set allow_missing_classes=True on the dataset to train '
+                             'anyway.')
 
     def filter_data(self) -> List[dict]:
         data_list = super().filter_data()
         classes = self.metainfo.get('classes')
         n_before = len(data_list)
+        self._check_classes(data_list, classes)
         if self.num_wsis is not None:
-            data_list = select_wsis(data_list, self.num_wsis, self.wsi_selection, self.wsi_seed, classes)
+            data_list = select_wsis(data_list, self.num_wsis, self.wsi_selection, self.wsi_seed, classes,
+                                    not self.allow_missing_classes)
         if self.num_shots is not None:
-            data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, classes)
+            data_list = sample_few_shot(data_list, self.num_shots, self.shot_seed, classes,
+                                        not self.allow_missing_classes)
         if self.num_wsis is not None or self.num_shots is not None:
             print_log(f'{type(self).__name__}: few-shot support of {len(data_list)} of {n_before} images '
                       f'(num_wsis={self.num_wsis}, wsi_selection={self.wsi_selection!r}, '

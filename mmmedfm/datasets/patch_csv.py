@@ -6,26 +6,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
 from .few_shot import FewShotMixin
-
-
-def read_table(path: str) -> pd.DataFrame:
-    """A CSV (``.csv``/``.tsv``/other text) or Excel (``.xlsx``/``.xls``) table as strings-or-numbers."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Annotation file not found: {path}')
-    if path.lower().endswith(('.xlsx', '.xls')):
-        return pd.read_excel(path)
-    return pd.read_csv(path, sep='\t' if path.lower().endswith('.tsv') else ',')
-
-
-def refuse_duplicates(values: pd.Series, path: str, column: str) -> None:
-    """Raise when an image is listed twice: it would be sampled and weighted twice and, in a split, can leak
-    into both sides. The message names the file, the value and its (1-based, header = row 1) rows."""
-    dup = values[values.duplicated(keep=False)]
-    if len(dup):
-        first = dup.iloc[0]
-        rows = [int(i) + 2 for i in dup.index[dup == first]]
-        raise ValueError(f'{path}: {column} {first!r} is listed more than once (rows {rows}); '
-                         f'{dup.nunique()} value(s) are duplicated in total.')
+from .tables import read_table, refuse_duplicates, refuse_empty_cells
 
 
 @DATASETS.register_module()
@@ -89,10 +70,7 @@ class PatchCSVDataset(FewShotMixin, BaseDataset):
         if missing:
             raise KeyError(f'{self.ann_file}: missing column(s) {missing} (found {list(df.columns)}); set '
                            '`path_col`/`label_col` in the dataset config.')
-        empty = df[[self.path_col, self.label_col]].isna().any(axis=1)
-        if empty.any():
-            raise ValueError(f'{self.ann_file}: row {int(empty.idxmax()) + 2} has an empty '
-                             f'{self.path_col!r} or {self.label_col!r}.')
+        refuse_empty_cells(df, [self.path_col, self.label_col], self.ann_file)
         refuse_duplicates(df[self.path_col].astype(str), self.ann_file, self.path_col)
         labels = self._label_ids(df[self.label_col])
         has_slide = bool(self.slide_col) and self.slide_col in df.columns

@@ -10,6 +10,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
 from .few_shot import SPLIT_MODES, FewShotMixin, split_wsis_per_class
+from .tables import read_table, refuse_empty_cells
 
 PATCHGASTRIC_CLASSES = ('well differentiated tubular adenocarcinoma',
                         'moderately differentiated tubular adenocarcinoma',
@@ -32,13 +33,12 @@ def read_captions(ann_file: str) -> pd.DataFrame:
     Raises:
         FileNotFoundError / KeyError / ValueError: missing file, missing column, or a WSI id listed twice.
     """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'PatchGastric captions file not found: {ann_file}')
-    df = pd.read_csv(ann_file, dtype={'id': str})
+    df = read_table(ann_file, 'PatchGastric captions file', dtype={'id': str})
     missing = [c for c in ('id', 'subtype', 'text') if c not in df.columns]
     if missing:
         raise KeyError(f'{ann_file}: missing column(s) {missing}; captions.csv has id, subtype, text '
                        f'(found {list(df.columns)}).')
+    refuse_empty_cells(df, ['id'], ann_file)
     dup = df['id'][df['id'].duplicated()].tolist()
     if dup:
         raise ValueError(f'{ann_file}: WSI id(s) {dup[:5]} listed more than once; captions.csv has one row per WSI.')
@@ -54,14 +54,22 @@ def read_captions(ann_file: str) -> pd.DataFrame:
 
 def read_split_file(split_file: str) -> Dict[str, str]:
     """``{wsi_id: split}`` from a CSV with columns ``wsi_id, split`` (written by
-    ``tools/dataset_converters/patchgastric_split.py``)."""
+    ``tools/dataset_converters/patchgastric_split.py``). A slide listed twice with different splits is refused
+    (it would leak between training and evaluation)."""
     if not osp.isfile(split_file):
         raise FileNotFoundError(f'PatchGastric split file not found: {split_file} (write it with '
                                 'tools/dataset_converters/patchgastric_split.py).')
-    df = pd.read_csv(split_file, dtype={'wsi_id': str})
+    df = read_table(split_file, dtype={'wsi_id': str})
     if not {'wsi_id', 'split'} <= set(df.columns):
         raise KeyError(f'{split_file}: needs columns wsi_id, split (found {list(df.columns)}).')
-    return dict(zip(df['wsi_id'], df['split']))
+    refuse_empty_cells(df, ['wsi_id', 'split'], split_file)
+    splits: Dict[str, str] = {}
+    for row, (wsi, split) in enumerate(zip(df['wsi_id'], df['split'])):
+        if splits.setdefault(wsi, split) != split:
+            first = int(df.index[df['wsi_id'] == wsi][0]) + 2
+            raise ValueError(f'{split_file}: WSI {wsi!r} is listed as {splits[wsi]!r} (row {first}) and as '
+                             f'{split!r} (row {row + 2}); a slide belongs to one split.')
+    return splits
 
 
 def group_patches(img_dir: str, wsi_ids) -> Dict[str, List[str]]:

@@ -1,13 +1,12 @@
 import os.path as osp
 from typing import List
 
-import pandas as pd
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
 from mmmedfm.registry import DATASETS
 from .few_shot import FewShotMixin
-from .patch_csv import refuse_duplicates
+from .tables import read_table, refuse_duplicates, refuse_empty_cells, refuse_non_binary
 
 SICAPV2_CLASSES = ('NC', 'G3', 'G4', 'G5')
 # Descriptions of the seed notebook (PEFT-MedVLMs 1.5), more informative than the grade names.
@@ -63,18 +62,15 @@ class SICAPv2Dataset(FewShotMixin, BaseDataset):
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'SICAPv2 partition file not found: {self.ann_file}')
-        df = pd.read_excel(self.ann_file)
+        df = read_table(self.ann_file, 'SICAPv2 partition file')
         missing = [c for c in ('image_name', *SICAPV2_CLASSES) if c not in df.columns]
         if missing:
             raise KeyError(f'{self.ann_file}: missing column(s) {missing}; SICAPv2 partitions have '
                            f'image_name, NC, G3, G4, G5, G4C (found {list(df.columns)}).')
+        refuse_empty_cells(df, ['image_name'], self.ann_file)
+        refuse_non_binary(df, [c for c in (*SICAPV2_CLASSES, 'G4C') if c in df.columns], self.ann_file)
         refuse_duplicates(df['image_name'].astype(str), self.ann_file, 'image_name')
-        try:
-            onehot = df[list(SICAPV2_CLASSES)].fillna(0).astype(int)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f'{self.ann_file}: label columns {list(SICAPV2_CLASSES)} must be 0/1 ({e}).') from e
+        onehot = df[list(SICAPV2_CLASSES)].astype(int)
         valid = onehot.sum(axis=1) == 1
         if (~valid).any():
             g4c_only = int(((df.get('G4C', 0) == 1) & (onehot.sum(axis=1) == 0)).sum())

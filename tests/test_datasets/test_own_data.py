@@ -54,7 +54,7 @@ def test_bad_rows_are_named(tmp_path, csv_rows):
         PatchCSVDataset(ann_file=str(tmp_path / 'a.csv'), metainfo=dict(classes=['normal', 'stroma', 'tumour']))
     csv_rows.loc[5, 'label'] = None
     csv_rows.to_csv(tmp_path / 'a.csv', index=False)
-    with pytest.raises(ValueError, match="row 7 has an empty 'path' or 'label'"):
+    with pytest.raises(ValueError, match="a.csv: row 7: empty 'label' cell"):
         PatchCSVDataset(ann_file=str(tmp_path / 'a.csv'))
     with pytest.raises(KeyError, match=r"missing column\(s\) \['file'\]"):
         PatchCSVDataset(ann_file=str(tmp_path / 'a.csv'), path_col='file')

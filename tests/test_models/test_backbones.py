@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mmmedfm.models.peft import build_tower
 from mmmedfm.registry import MODELS
 from tests.tiny_models import (TIMM_KWARGS, conch_parts, make_tiny_conch, make_tiny_dinov2, make_tiny_open_clip,
                                make_tiny_timm)
@@ -31,7 +32,7 @@ def test_open_clip_vision_and_text_match_open_clip(tiny_open_clip_dir):
 
 def test_open_clip_safetensors_dir_and_peft(tmp_path):
     d = make_tiny_open_clip(str(tmp_path / 'st'), seed=1, safetensors=True)
-    vis = MODELS.build(dict(type='OpenCLIPVision', pretrained=d, peft=[dict(type='BitFit')]))
+    vis = build_tower(dict(type='OpenCLIPVision', pretrained=d, peft=[dict(type='BitFit')]))
     trainable = [n for n, p in vis.named_parameters() if p.requires_grad]
     assert trainable and all(n.endswith('bias') for n in trainable)
 

@@ -39,12 +39,84 @@ def test_image_listed_twice_in_own_csv(tmp_path):
         DATASETS.build(dict(type='PatchCSVDataset', ann_file=str(csv), classes=['x', 'y'], pipeline=[]))
 
 
-def test_empty_class_with_few_shot(data_copy):
+@pytest.mark.parametrize('num_shots', [None, 2])
+def test_class_missing_from_training_pool(data_copy, num_shots):
     path = osp.join(data_copy, TRAIN_XLSX)
     df = pd.read_excel(path)
     df[df['G5'] != 1].to_excel(path, index=False)
-    with pytest.raises(ValueError, match=r"num_shots=2 but class 'G5' \(label 3\) has only 0 in this split"):
+    with pytest.raises(ValueError, match=rf"SICAPv2Dataset: class\(es\) \['G5'\] have no training image in "
+                                         rf"{path}: a 4-class model would learn 3 classes.*allow_missing_classes"):
+        _sicap(data_copy, num_shots=num_shots)
+    ds = _sicap(data_copy, num_shots=num_shots, allow_missing_classes=True)  # the explicit opt-out
+    labels = sorted(ds.get_data_info(i)['gt_label'] for i in range(len(ds)))
+    expected = df[df['G5'] != 1][['NC', 'G3', 'G4']]
+    expected = expected[expected.sum(axis=1) == 1].to_numpy().argmax(axis=1)
+    assert labels == ([0, 0, 1, 1, 2, 2] if num_shots else sorted(expected.tolist()))
+    _sicap(data_copy, test_mode=True)  # an evaluation split may lack a class
+
+
+def test_missing_class_with_few_shot_names_it(data_copy):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    df = pd.read_excel(path)
+    keep = df[df['G5'] == 1].index[:1].tolist() + df[df['G5'] != 1].index.tolist()  # one G5 image only
+    df.loc[sorted(keep)].to_excel(path, index=False)
+    with pytest.raises(ValueError, match=r"num_shots=2 but class 'G5' \(label 3\) has only 1 in this split"):
         _sicap(data_copy, num_shots=2)
+
+
+@pytest.mark.parametrize('value', [1.7, -1, 2, 'x'])
+def test_label_cells_must_be_0_or_1(data_copy, value):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    df = pd.read_excel(path)
+    df['G3'] = df['G3'].astype(object)
+    df.loc[5, 'G3'] = value
+    df.to_excel(path, index=False)
+    with pytest.raises(ValueError, match=rf"Train\.xlsx: row 7: G3 = {value!r}; label cells must be 0 or 1"):
+        _sicap(data_copy)
+
+
+def test_empty_image_name_cell(data_copy):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    df = pd.read_excel(path)
+    df.loc[2, 'image_name'] = None
+    df.to_excel(path, index=False)
+    with pytest.raises(ValueError, match=r"Train\.xlsx: row 4: empty 'image_name' cell"):
+        _sicap(data_copy)
+
+
+def test_empty_partition_file(data_copy):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    pd.read_excel(path).iloc[:0].to_excel(path, index=False)  # header only
+    with pytest.raises(ValueError, match=r'Train\.xlsx: the table has no data rows'):
+        _sicap(data_copy)
+
+
+def test_partition_without_usable_rows(data_copy):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    df = pd.read_excel(path)
+    df[['NC', 'G3', 'G4', 'G5']] = 0  # no row has exactly one label
+    df.to_excel(path, index=False)
+    with pytest.raises(ValueError, match=r'SICAPv2Dataset: no usable image in .*Train\.xlsx'):
+        _sicap(data_copy)
+
+
+def test_csv_named_xlsx(data_copy):
+    path = osp.join(data_copy, TRAIN_XLSX)
+    pd.read_excel(path).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r'Train\.xlsx: cannot be read as an Excel workbook, as its name says'):
+        _sicap(data_copy)
+
+
+def test_contradictory_patchgastric_split_file(patchgastric_root, tmp_path):
+    from mmmedfm.datasets.patchgastric import read_captions
+    ids = read_captions(osp.join(patchgastric_root, 'captions.csv'))['wsi_id'].tolist()
+    rows = [(w, 'train' if i % 2 else 'test') for i, w in enumerate(ids)] + [(ids[1], 'test')]
+    split = tmp_path / 'split.csv'
+    pd.DataFrame(rows, columns=['wsi_id', 'split']).to_csv(split, index=False)
+    with pytest.raises(ValueError, match=rf"split\.csv: WSI '{ids[1]}' is listed as 'train' \(row 3\) and as "
+                                         rf"'test' \(row {len(ids) + 2}\)"):
+        DATASETS.build(dict(type='PatchGastricDataset', data_root=patchgastric_root, split='train',
+                            split_file=str(split), pipeline=[]))
 
 
 def test_more_wsis_than_available(data_copy):

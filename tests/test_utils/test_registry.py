@@ -20,8 +20,10 @@ def test_default_scope_is_mmmedfm():
 def test_config_may_name_mmpretrain_and_our_components():
     head = registry.MODELS.build(dict(type='LinearClsHead', num_classes=3, in_channels=8))
     assert head.__class__.__module__.startswith('mmpretrain')
-    lora = registry.MODELS.build(dict(type='LoRA', rank=2))
-    assert lora.__class__.__module__.startswith('mmmedfm')
+    lora = registry.PEFT_METHODS.build(dict(type='LoRA', rank=2))  # PEFT methods: a registry of their own
+    assert lora.__class__.__module__.startswith('mmmedfm') and registry.MODELS.get('LoRA') is None
+    # ImageClassifier resolves to ours (mmpretrain's + `backbone.peft`)
+    assert registry.MODELS.get('ImageClassifier').__module__.startswith('mmmedfm')
     assert registry.DATASETS.get('SICAPv2Dataset') is not None
     assert registry.TRANSFORMS.get('PackInputs') is not None  # mmpretrain transform through the parent
     assert registry.METRICS.get('Accuracy') is not None

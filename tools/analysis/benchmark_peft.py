@@ -162,7 +162,7 @@ def _row(who: str, method: str, args) -> dict:
     torch.manual_seed(0)
     images = torch.randn(args.batch_size, 3, 224, 224, device=args.device)
     labels = torch.randint(0, cfg.model.head.num_classes, (args.batch_size, ), device=args.device)
-    peft = [lora] if method == 'LoRA' else [dict(type='FullFineTune')]
+    peft = [lora] if method == 'LoRA' else None  # full fine-tuning: no PEFT
     step, head = ours_step(cfg, peft, args, images, labels)
     if who != 'ours':  # same class embeddings and scale as our head, HF model from the same weights
         class_emb, scale = head.class_embeddings.detach(), float(head.log_logit_scale.exp())

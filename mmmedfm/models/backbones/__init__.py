@@ -1,3 +1,4 @@
+from .base_tower import PretrainedTower
 from .conch_vision import CONCHVision
 from .hf_clip_text import HFCLIPText
 from .hf_clip_vision import HFCLIPVision
@@ -8,4 +9,4 @@ from .open_clip_vision import OpenCLIPVision
 from .timm_vit import TimmViT
 
 __all__ = ['HFCLIPVision', 'HFCLIPText', 'OpenCLIPVision', 'OpenCLIPText', 'CONCHVision', 'HFVisionBackbone',
-           'TimmViT', 'HFTextEncoder']
+           'TimmViT', 'HFTextEncoder', 'PretrainedTower']

@@ -1,15 +1,13 @@
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmmedfm.registry import MODELS
-from ..peft import apply_peft
 from ..utils.checkpoint import find_checkpoint, load_state_dict_file
 from ..utils.hub import is_local, load_hf
+from .base_tower import PretrainedTower
 
 # Image-tower keys of a CONCH checkpoint (``MahmoodLab/CONCH`` ``pytorch_model.bin``, CoCa layout), after
 # stripping the leading ``visual.``; every other key (``text.*``, ``text_decoder.*``, ``attn_pool_caption.*``,
@@ -30,7 +28,7 @@ def conch_vision_state_dict(state_dict: Dict[str, torch.Tensor]) -> Dict[str, to
 
 
 @MODELS.register_module()
-class CONCHVision(BaseModule):
+class CONCHVision(PretrainedTower):
     """Image tower of a CONCH-format checkpoint (CoCa ViT-B/16 @ 448, 512-d), built from timm/open_clip parts.
 
     There is no ``conch`` package on PyPI, so the tower is rebuilt from its published layout:
@@ -55,9 +53,9 @@ class CONCHVision(BaseModule):
         image_size (int): Input size. Defaults to 448. patch_size (int): Defaults to 16.
         width (int), depth (int), num_heads (int): Trunk shape. Defaults to 768, 12, 12 (ViT-B).
         embed_dim (int): Joint-space width. Defaults to 512. pool_heads (int): Defaults to 8.
-        out_type (str): ``'embedding'`` (default) or ``'pooled'`` (``ln_contrast`` output, before projection).
+        out_type (str): ``'embedding'`` (default), ``'pooled'`` (``ln_contrast`` output, before projection) or
+            ``'tokens'`` (the trunk's patch tokens).
         normalize (bool): L2-normalise the output. Defaults to True.
-        peft (list[dict], optional): PEFT methods, see :func:`mmmedfm.models.peft.apply_peft`.
 
     Shapes:
         input ``(N, 3, image_size, image_size)`` (OpenAI CLIP mean/std); output: tuple of one ``(N, 512)``.
@@ -74,11 +72,8 @@ class CONCHVision(BaseModule):
                  pool_heads: int = 8,
                  out_type: str = 'embedding',
                  normalize: bool = True,
-                 peft: Optional[List[dict]] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if out_type not in ('embedding', 'pooled'):
-            raise ValueError(f"out_type must be 'embedding' or 'pooled', got {out_type!r}")
+        super().__init__(out_type, normalize, init_cfg)
         path = self._resolve(pretrained)  # fail fast, before building the tower, when weights are missing
         from open_clip.transformer import AttentionalPooler
         from timm.models.vision_transformer import VisionTransformer
@@ -89,13 +84,9 @@ class CONCHVision(BaseModule):
         self.ln_contrast = nn.LayerNorm(embed_dim)
         self.proj_contrast = nn.Parameter(torch.empty(embed_dim, embed_dim))
         state = conch_vision_state_dict(load_state_dict_file(path))
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise KeyError(f'{path} is not a CONCH-format checkpoint for this tower shape: missing keys '
-                           f'{missing[:8]}{"..." if len(missing) > 8 else ""}, unexpected {unexpected[:8]}.')
-        self.pretrained, self.image_size, self.embed_dim = pretrained, image_size, embed_dim
-        self.out_type, self.normalize = out_type, normalize
-        self.peft_summary = apply_peft(self, peft)
+        self.load_checked(self, state, path, 'a CONCH-format checkpoint for this tower shape')
+        self.pretrained, self.image_size = pretrained, image_size
+        self.embed_dim = width if out_type == 'tokens' else embed_dim
 
     @staticmethod
     def _resolve(pretrained: str) -> str:
@@ -104,14 +95,12 @@ class CONCHVision(BaseModule):
         from huggingface_hub import hf_hub_download
         return load_hf(lambda n: hf_hub_download(n, 'pytorch_model.bin'), pretrained)
 
-    def init_weights(self):
-        """Pretrained weights are loaded in ``__init__``; never re-initialise them."""
+    def forward_features(self, x: torch.Tensor, tokens: bool = False) -> Dict[str, torch.Tensor]:
+        hidden = self.trunk.forward_features(x)
+        feats = dict(pooled=self.ln_contrast(self.attn_pool_contrast(hidden)[:, 0]))
+        if tokens:
+            feats['tokens'] = hidden[:, self.trunk.num_prefix_tokens:]
+        return feats
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
-        tokens = self.trunk.forward_features(x)
-        feat = self.ln_contrast(self.attn_pool_contrast(tokens)[:, 0])
-        if self.out_type == 'embedding':
-            feat = feat @ self.proj_contrast.to(feat.dtype)
-        if self.normalize:
-            feat = F.normalize(feat, dim=-1)
-        return (feat, )
+    def project(self, pooled: torch.Tensor) -> torch.Tensor:
+        return pooled @ self.proj_contrast.to(pooled.dtype)

@@ -1,18 +1,16 @@
-from typing import List, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from mmmedfm.registry import MODELS
-from ..peft import apply_peft
 from ..utils.hub import load_hf
+from .base_tower import PretrainedTower
 
 POOLINGS = ('cls', 'mean', 'pooler')
 
 
 @MODELS.register_module()
-class HFVisionBackbone(BaseModule):
+class HFVisionBackbone(PretrainedTower):
     """Vision-only Hugging Face model loaded with ``AutoModel`` (DINOv2, ViT, ...), for probing/PEFT without text.
 
     Args:
@@ -20,8 +18,8 @@ class HFVisionBackbone(BaseModule):
         pooling (str): ``'cls'`` (first token of ``last_hidden_state``; DINOv2's is already layer-normed),
             ``'mean'`` (mean of the patch tokens, skipping the class and any register tokens) or ``'pooler'``
             (the model's ``pooler_output``). Defaults to ``'cls'``.
+        out_type (str): ``'pooled'`` (default) or ``'tokens'`` (no projection: no ``'embedding'``).
         normalize (bool): L2-normalise the output. Defaults to False (linear probes usually want raw features).
-        peft (list[dict], optional): PEFT methods, see :func:`mmmedfm.models.peft.apply_peft`.
         attn_implementation (str): ``'sdpa'`` (default) or ``'eager'``.
 
     Shapes:
@@ -29,36 +27,36 @@ class HFVisionBackbone(BaseModule):
         output: tuple of one ``(N, hidden_size)`` tensor.
     """
 
+    out_types = ('pooled', 'tokens')
+
     def __init__(self,
                  pretrained: str,
                  pooling: str = 'cls',
+                 out_type: str = 'pooled',
                  normalize: bool = False,
-                 peft: Optional[List[dict]] = None,
                  attn_implementation: str = 'sdpa',
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(out_type, normalize, init_cfg)
         if pooling not in POOLINGS:
             raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
         from transformers import AutoModel
         self.model = load_hf(AutoModel.from_pretrained, pretrained, attn_implementation=attn_implementation)
         config = self.model.config
-        self.pretrained, self.pooling, self.normalize = pretrained, pooling, normalize
+        self.pretrained, self.pooling = pretrained, pooling
         self.num_prefix_tokens = 1 + int(getattr(config, 'num_register_tokens', 0) or 0)
         self.image_size = getattr(config, 'image_size', None)
         self.embed_dim = config.hidden_size
-        self.peft_summary = apply_peft(self, peft)
 
-    def init_weights(self):
-        """Pretrained weights are loaded in ``__init__``; never re-initialise them."""
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
+    def forward_features(self, x: torch.Tensor, tokens: bool = False) -> Dict[str, torch.Tensor]:
         out = self.model(pixel_values=x)
+        hidden = out.last_hidden_state
         if self.pooling == 'pooler':
-            feat = out.pooler_output
+            pooled = out.pooler_output
         elif self.pooling == 'cls':
-            feat = out.last_hidden_state[:, 0]
+            pooled = hidden[:, 0]
         else:
-            feat = out.last_hidden_state[:, self.num_prefix_tokens:].mean(1)
-        if self.normalize:
-            feat = F.normalize(feat, dim=-1)
-        return (feat, )
+            pooled = hidden[:, self.num_prefix_tokens:].mean(1)
+        feats = dict(pooled=pooled)
+        if tokens:
+            feats['tokens'] = hidden[:, self.num_prefix_tokens:]
+        return feats

@@ -1,13 +1,11 @@
-from typing import List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmmedfm.registry import MODELS
-from ..peft import apply_peft
 from ..utils.open_clip_loader import load_open_clip
+from .base_tower import PretrainedTower
 
 
 def split_projection(visual: nn.Module) -> Tuple[nn.Module, object]:
@@ -30,7 +28,7 @@ def split_projection(visual: nn.Module) -> Tuple[nn.Module, object]:
 
 
 @MODELS.register_module()
-class OpenCLIPVision(BaseModule):
+class OpenCLIPVision(PretrainedTower):
     """Image tower of an open_clip model: OpenAI CLIP (``ViT-B-16`` + ``openai``), QuiltNet, BiomedCLIP...
 
     ``visual(x)`` without its projection -> projection -> L2 norm (= open_clip's ``encode_image``).
@@ -40,9 +38,9 @@ class OpenCLIPVision(BaseModule):
             (``open_clip_config.json`` + ``open_clip_pytorch_model.bin``/``.safetensors``); a local checkpoint
             file; or an open_clip tag (``openai``). See :func:`resolve_open_clip`.
         model_name (str, optional): open_clip architecture (``ViT-B-16``); needed with a tag or a file.
-        out_type (str): ``'embedding'`` (joint space, default) or ``'pooled'`` (before the projection).
+        out_type (str): ``'embedding'`` (joint space, default), ``'pooled'`` (before the projection) or
+            ``'tokens'`` (patch tokens).
         normalize (bool): L2-normalise the output. Defaults to True.
-        peft (list[dict], optional): PEFT methods, see :func:`mmmedfm.models.peft.apply_peft`.
         init_cfg (dict, optional): Unused; weights come from ``pretrained``.
 
     Shapes:
@@ -58,33 +56,30 @@ class OpenCLIPVision(BaseModule):
                  model_name: Optional[str] = None,
                  out_type: str = 'embedding',
                  normalize: bool = True,
-                 peft: Optional[List[dict]] = None,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if out_type not in ('embedding', 'pooled'):
-            raise ValueError(f"out_type must be 'embedding' or 'pooled', got {out_type!r}")
+        super().__init__(out_type, normalize, init_cfg)
         model = load_open_clip(pretrained, model_name)
         self.pretrained, self.model_name = pretrained, model_name
         self.visual, self.proj = split_projection(model.visual)
         del model
         self.image_size = self.visual.image_size[0]
         with torch.no_grad():
-            dummy = torch.zeros(1, 3, *self.visual.image_size)
-            pooled = self.visual(dummy)
-        self.out_type, self.normalize = out_type, normalize
-        self.embed_dim = (self._project(pooled).shape[-1] if out_type == 'embedding' else pooled.shape[-1])
-        self.peft_summary = apply_peft(self, peft)
+            feats = self.forward_features(torch.zeros(1, 3, *self.visual.image_size), tokens=True)
+        self.embed_dim = (self.project(feats['pooled']) if out_type == 'embedding' else feats[out_type]).shape[-1]
 
-    def _project(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.proj.to(x.dtype) if isinstance(self.proj, nn.Parameter) else self.proj(x)
+    def forward_features(self, x: torch.Tensor, tokens: bool = False) -> Dict[str, torch.Tensor]:
+        if not tokens:
+            return dict(pooled=self.visual(x))
+        if hasattr(self.visual, 'trunk'):  # TimmModel (BiomedCLIP): a second pass, only when tokens are asked
+            trunk = self.visual.trunk
+            return dict(pooled=self.visual(x),
+                        tokens=trunk.forward_features(x)[:, getattr(trunk, 'num_prefix_tokens', 1):])
+        self.visual.output_tokens = True  # open_clip VisionTransformer returns (pooled, patch tokens)
+        try:
+            pooled, toks = self.visual(x)
+        finally:
+            self.visual.output_tokens = False
+        return dict(pooled=pooled, tokens=toks)
 
-    def init_weights(self):
-        """Pretrained weights are loaded in ``__init__``; never re-initialise them."""
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
-        feat = self.visual(x)
-        if self.out_type == 'embedding':
-            feat = self._project(feat)
-        if self.normalize:
-            feat = F.normalize(feat, dim=-1)
-        return (feat, )
+    def project(self, pooled: torch.Tensor) -> torch.Tensor:
+        return pooled @ self.proj.to(pooled.dtype) if isinstance(self.proj, nn.Parameter) else self.proj(pooled)

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 
 from torch import nn
 
-from mmmedfm.registry import MODELS
+from mmmedfm.registry import PEFT_METHODS
 from .utils import find_blocks
 
 _NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d)
@@ -18,7 +18,7 @@ def _enable(module: nn.Module, names: Sequence[str]) -> List[str]:
     return list(names)
 
 
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class BitFit:
     """BitFit (Ben Zaken et al., 2022): train every bias of the tower."""
 
@@ -26,7 +26,7 @@ class BitFit:
         return _enable(module, [n for n, _ in module.named_parameters() if n.split('.')[-1] == 'bias'])
 
 
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class LayerNormAffine:
     """Affine-LN tuning: train the weight and bias of every normalisation layer (matched by type, so it works
     whatever the layer is called: ``layer_norm1``, ``ln_1``, ``norm1``, ``post_layernorm``)."""
@@ -37,15 +37,7 @@ class LayerNormAffine:
         return _enable(module, names)
 
 
-@MODELS.register_module()
-class FullFineTune:
-    """Train every parameter of the tower."""
-
-    def apply(self, module: nn.Module) -> List[str]:
-        return _enable(module, [n for n, _ in module.named_parameters()])
-
-
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class TrainableParams:
     """Train the parameters whose full names match any of ``patterns`` (``re.search``).
 
@@ -64,7 +56,7 @@ class TrainableParams:
         return _enable(module, names)
 
 
-@MODELS.register_module()
+@PEFT_METHODS.register_module()
 class LastKBlocks:
     """Train the last ``k`` transformer blocks (all their parameters).
 

@@ -33,6 +33,9 @@ def cached_class_embeddings(text_encoder: dict, class_prompts: Sequence[Sequence
     Returns:
         ``((C, D) unit-norm float32 tensor, logit_scale or None when the encoder has none)``.
     """
+    if text_encoder.get('peft') is not None:
+        raise ValueError(f'head.text_encoder.peft={text_encoder["peft"]!r}: this head encodes the class prompts once, '
+                         'without gradients, so PEFT on its text tower would never train; remove the key.')
     folder = class_cache_folder(text_encoder, class_prompts, cache_dir) if cache_dir else None
     if folder and is_complete(folder):
         cache = ShardedArrays(folder)

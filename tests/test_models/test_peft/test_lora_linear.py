@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmmedfm.models.backbones import HFCLIPVision
 from mmmedfm.models.peft import merge_lora, unmerge_lora
 from mmmedfm.models.peft.hf_export import export_peft_adapter, load_peft_adapter
 from tests.test_models.test_peft._tiny import randomize_lora
@@ -13,9 +12,14 @@ from tests.test_models.test_peft._tiny import randomize_lora
 TARGETS = ['q_proj', 'k_proj', 'v_proj']
 
 
+def _tower(**kw):
+    from mmmedfm.models.peft import build_tower
+    return build_tower(dict(type='HFCLIPVision', **kw))
+
+
 def _ours(tiny_clip_dir, **kw):
     peft = [dict(type='LoRA', rank=4, alpha=8, targets=TARGETS, **kw)]
-    return HFCLIPVision(pretrained=tiny_clip_dir, peft=peft, attn_implementation='eager').eval()
+    return _tower(pretrained=tiny_clip_dir, peft=peft, attn_implementation='eager').eval()
 
 
 def _peft_clip(tiny_clip_dir, ours):
@@ -40,7 +44,7 @@ def _image_embed(peft_model, x):
 
 def test_matches_hf_peft_and_step0_and_merge(tiny_clip_dir):
     ours = _ours(tiny_clip_dir)
-    frozen = HFCLIPVision(pretrained=tiny_clip_dir, peft=[], attn_implementation='eager').eval()
+    frozen = _tower(pretrained=tiny_clip_dir, peft=[], attn_implementation='eager').eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x)[0], frozen(x)[0], rtol=0, atol=1e-6)  # B = 0: no change at step 0
@@ -94,14 +98,14 @@ def test_exported_adapter_loads_in_peft(tiny_clip_dir, tmp_path, cls):
 def test_import_refuses_another_rank(tiny_clip_dir, tmp_path):
     ours = _ours(tiny_clip_dir)
     out = export_peft_adapter(ours, str(tmp_path / 'adapter'))
-    other = HFCLIPVision(pretrained=tiny_clip_dir, peft=[dict(type='LoRA', rank=2, alpha=8, targets=TARGETS)])
+    other = _tower(pretrained=tiny_clip_dir, peft=[dict(type='LoRA', rank=2, alpha=8, targets=TARGETS)])
     with pytest.raises(ValueError, match='r=4.*rank=2'):
         load_peft_adapter(other, out)
 
 
 def test_param_count_and_export_needs_lora(tiny_clip_dir, tmp_path):
-    ours = HFCLIPVision(pretrained=tiny_clip_dir, peft=[dict(type='LoRA', targets=['out_proj'])])
+    ours = _tower(pretrained=tiny_clip_dir, peft=[dict(type='LoRA', targets=['out_proj'])])
     assert ours.peft_summary['LoRA']['params'] == 2 * (32 * 4 + 4 * 32)  # 2 layers x (A + B), hidden 32, r 4
     copy.deepcopy(ours)  # adapted models stay deep-copyable (EMA, TTA wrappers)
     with pytest.raises(ValueError, match='no LoRA'):
-        export_peft_adapter(HFCLIPVision(pretrained=tiny_clip_dir, peft=[]), str(tmp_path / 'a'))
+        export_peft_adapter(_tower(pretrained=tiny_clip_dir, peft=[]), str(tmp_path / 'a'))

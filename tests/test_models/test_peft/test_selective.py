@@ -16,8 +16,8 @@ def test_bitfit_lnaffine_fullft_trainableparams():
     assert _trainable(m) == {n for n, _ in m.named_parameters() if n.endswith('.bias')}
     apply_peft(m, [dict(type='LayerNormAffine')])
     assert _trainable(m) == {n for n, _ in m.named_parameters() if 'norm' in n.split('.')[-2]}
-    apply_peft(m, [dict(type='FullFineTune')])
-    assert _trainable(m) == {n for n, _ in m.named_parameters()}
+    with pytest.raises(ValueError, match='peft=None'):  # one spelling of full fine-tuning: no PEFT
+        apply_peft(m, [dict(type='FullFineTune')])
     apply_peft(m, [dict(type='TrainableParams', patterns=[r'post_layernorm'])])
     assert _trainable(m) == {'post_layernorm.weight', 'post_layernorm.bias'}
     with pytest.raises(ValueError, match='match no parameter'):
