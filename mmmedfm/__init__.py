@@ -1,5 +1,5 @@
 """mmmedfm: few-shot adaptation of medical vision-language foundation models on MMPretrain."""
-from . import utils  # noqa: F401  (applies the stack workarounds before any OpenMMLab import)
+from . import utils  # noqa: F401  (safe checkpoint loading, see mmmedfm.utils.compat)
 from .version import __version__
 
 __all__ = ['__version__']

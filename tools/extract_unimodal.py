@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, init_launcher, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -29,15 +29,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from mmengine.dist import get_dist_info, init_dist
     from mmmedfm.apis.unimodal import extract_unimodal
     from mmmedfm.utils import register_all_modules
     args = parse_args(argv)
     register_all_modules()
     cfg = read_config(args.config, args.cfg_options)
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend='nccl' if __import__('torch').cuda.is_available() else 'gloo')
-    rank, world_size = get_dist_info()
+    rank, world_size = init_launcher(args.launcher)
     out = {}
     for split in args.splits:
         out[split] = extract_unimodal(cfg, split, batch_size=args.batch_size, device=args.device, rank=rank,

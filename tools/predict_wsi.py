@@ -22,7 +22,7 @@ from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 
 def _threshold(value):
-    return value if value == 'otsu' else float(value)
+    return value if value in ('otsu', 'triangle') else float(value)
 
 
 def parse_args(argv=None):
@@ -41,7 +41,8 @@ def parse_args(argv=None):
     parser.add_argument('--thumb-size', type=int, default=1024, help='thumbnail size for tissue and heatmaps')
     parser.add_argument('--tissue-channel', choices=['saturation', 'darkness'], default='saturation')
     parser.add_argument('--tissue-threshold', type=_threshold, default='otsu',
-                        help="'otsu' (default) or a value in 0-255")
+                        help="'otsu' (default), 'triangle' (keeps pale tissue next to dark tissue) or a value "
+                        'in 0-255')
     parser.add_argument('--min-tissue', type=float, default=0.5, help='minimum tissue fraction of a tile')
     parser.add_argument('--aggregate', choices=['mean', 'vote'],
                         help="slide aggregation (default: the config's WSIMetric setting, else mean)")
@@ -59,11 +60,10 @@ def parse_args(argv=None):
 def _setup_dist(launcher):
     """``(rank, world_size, device)``; each rank on its own GPU (gloo on CPU-only machines)."""
     import torch
-    from mmengine.dist import get_dist_info, init_dist
+    from mmmedfm.utils.cli import init_launcher
     if launcher == 'none':
         return 0, 1, None
-    init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-    rank, world = get_dist_info()
+    rank, world = init_launcher(launcher)
     device = f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available() else 'cpu'
     return rank, world, device
 
@@ -91,8 +91,11 @@ def main(argv=None):
                             aggregate=args.aggregate, batch_size=args.batch_size, num_workers=args.num_workers,
                             progress=rank == 0)
     merged = {}
-    for part in all_gather_object(status) if world > 1 else [status]:
+    for r, part in enumerate(all_gather_object(status) if world > 1 else [status]):
         merged.update(part)
+        if world > 1 and rank == 0:
+            print(f'rank {r}: ' + ', '.join(f'{k} ({v if v in ("done", "skipped") else "failed"})'
+                                             for k, v in part.items()))
     barrier()
     if rank != 0:
         return None

@@ -13,7 +13,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmmedfm.engine.checks import refuse_untrained  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.cli import add_common_args, load_config, set_dataloader_defaults  # noqa: E402
+from mmmedfm.utils.cli import add_common_args, load_config, set_dataloader_defaults, set_eval_amp  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -38,7 +38,7 @@ def parse_args(argv=None):
 def merge_args(cfg, args):
     cfg.load_from = args.checkpoint
     if args.amp:
-        cfg.test_cfg.fp16 = True
+        set_eval_amp(cfg, 'test_cfg')
     if args.show_dir is not None:
         vis = cfg.default_hooks.visualization
         vis.enable, vis.out_dir, vis.interval = True, args.show_dir, args.interval

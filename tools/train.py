@@ -14,7 +14,8 @@ from mmengine.runner import Runner  # noqa: E402
 from mmmedfm.engine.checks import check_trainable  # noqa: E402
 from mmmedfm.engine.resume import NothingToResumeError, find_resumable_checkpoint  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.cli import add_common_args, amp_dtype, load_config, set_dataloader_defaults  # noqa: E402
+from mmmedfm.utils.cli import (add_common_args, amp_dtype, load_config, set_dataloader_defaults,  # noqa: E402
+                               set_eval_amp)
 from mmmedfm.utils.work_dir import check_work_dir  # noqa: E402
 
 
@@ -47,6 +48,7 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('dtype', amp_dtype())
         if cfg.optim_wrapper.dtype == 'float16':
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_eval_amp(cfg, 'val_cfg')  # bf16 validation too
     if args.resume == 'auto' or args.resume_or_start:
         found = find_resumable_checkpoint(cfg.work_dir, log=lambda msg: print_log(msg, level=logging.WARNING))
         if found is None and not args.resume_or_start:

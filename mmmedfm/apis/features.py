@@ -15,7 +15,8 @@ from mmengine.registry import init_default_scope
 from mmengine.logging import print_log
 
 from mmmedfm.cache import FeatureSet, image_cache_key, is_complete
-from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model
+from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model, part_weight_keys
+from mmmedfm.models.utils.hub import weight_keys
 from mmmedfm.models.heads.text_embedding_head import resolve_prompts
 from mmmedfm.models.utils.text_cache import cached_class_embeddings
 from mmmedfm.utils.cli import as_config
@@ -44,6 +45,10 @@ def _model_parts(cfg: Config) -> Tuple[dict, dict]:
     backbone.pop('peft', None)  # features of the pretrained, frozen tower
     pre = dict(model.get('data_preprocessor') or dict(type='mmpretrain.ClsDataPreprocessor'))
     return backbone, pre
+
+
+def _part_keys(cfg: Config) -> dict:
+    return {path: key for key, path in part_weight_keys(Config(cfg.model).to_dict()).values()}
 
 
 def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work_dirs/feature_cache',
@@ -80,8 +85,9 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
                 classes=[str(c) for c in dataset.metainfo.get('classes', ())],
                 meta=dict(key=key, split=split, backbone=backbone_cfg))
     num_workers = int(cfg[f'{split}_dataloader'].get('num_workers', 0))
-    encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size, num_workers=num_workers,
-                  device=device, progress=progress, desc=f'extract {split}')
+    with weight_keys(_part_keys(cfg)):
+        encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size,
+                      num_workers=num_workers, device=device, progress=progress, desc=f'extract {split}')
     if not hit:
         seconds = time.perf_counter() - start
         print_log(f'[feature cache] miss: encoded {len(image_ids)} images in {seconds:.1f}s '
@@ -103,8 +109,9 @@ def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:
     if 'text_encoder' not in head or 'prompts' not in head:
         raise KeyError('`model.head` needs `text_encoder` and `prompts` to build a zero-shot classifier.')
     _, class_prompts = resolve_prompts(head['prompts'])
-    weights, scale = cached_class_embeddings(head['text_encoder'], class_prompts,
-                                             head.get('cache_dir', DEFAULT_TEXT_CACHE))
+    with weight_keys(_part_keys(cfg)):
+        weights, scale = cached_class_embeddings(head['text_encoder'], class_prompts,
+                                                 head.get('cache_dir', DEFAULT_TEXT_CACHE))
     if head.get('logit_scale') is not None:
         scale = head['logit_scale']
     return weights, float(100. if scale is None else scale)

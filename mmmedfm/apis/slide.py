@@ -64,9 +64,12 @@ def tissue_mask(rgb: np.ndarray, channel: str = 'saturation', threshold: Union[s
     Args:
         rgb (np.ndarray): ``(h, w, 3)`` uint8 RGB.
         channel (str): ``'saturation'`` or ``'darkness'``. Defaults to ``'saturation'``.
-        threshold (str | float): ``'otsu'`` (OpenCV's Otsu threshold of the channel) or a value in 0-255.
-        min_threshold (float): Floor applied to the Otsu threshold, so that blank glass (all low values, where
-            Otsu splits noise) yields no tissue. Defaults to 20.
+        threshold (str | float): ``'otsu'`` (OpenCV's Otsu threshold of the channel), ``'triangle'``
+            (OpenCV's triangle threshold: the foot of the dominant glass peak) or a value in 0-255. Otsu splits
+            the histogram into two populations; when pale and dark tissue are populations of their own it cuts
+            between them and drops the pale tissue, where ``'triangle'`` or a fixed value (e.g. 20) keeps it.
+        min_threshold (float): Floor applied to the automatic thresholds, so that blank glass (all low values,
+            where they split noise) yields no tissue. Defaults to 20.
 
     Returns:
         tuple: ``mask (h, w)`` bool and the threshold used.
@@ -79,11 +82,12 @@ def tissue_mask(rgb: np.ndarray, channel: str = 'saturation', threshold: Union[s
         values = 255 - cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     else:
         raise ValueError(f"tissue channel must be 'saturation' or 'darkness', got {channel!r}.")
-    if threshold == 'otsu':
-        otsu, _ = cv2.threshold(values, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        threshold = max(float(otsu), float(min_threshold))
-    elif isinstance(threshold, str):
-        raise ValueError(f"tissue threshold must be 'otsu' or a number, got {threshold!r}.")
+    methods = dict(otsu=cv2.THRESH_OTSU, triangle=cv2.THRESH_TRIANGLE)
+    if isinstance(threshold, str):
+        if threshold not in methods:
+            raise ValueError(f"tissue threshold must be 'otsu', 'triangle' or a number, got {threshold!r}.")
+        auto, _ = cv2.threshold(values, 0, 255, cv2.THRESH_BINARY + methods[threshold])
+        threshold = max(float(auto), float(min_threshold))
     return values > float(threshold), float(threshold)
 
 

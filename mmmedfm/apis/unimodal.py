@@ -17,8 +17,15 @@ from mmengine.registry import init_default_scope
 
 from mmmedfm.cache import ShardedArrays, pair_cache_folders, source_items, text_folder, unimodal_settings
 from mmmedfm.cache.pairs import PAIR_DTYPE, unique_captions
+from mmmedfm.models.utils.hub import weight_keys
 from mmmedfm.utils.cli import as_config
 from .extraction import encode_images, encode_texts
+
+
+
+def unimodal_keys(u: dict) -> Dict[str, str]:
+    """``{weight path: config key}`` of the adaptor's frozen encoders (for :func:`weight_keys`)."""
+    return {(u.get(name) or {}).get('pretrained'): f'unimodal.{name}.pretrained' for name in ('vision', 'text')}
 
 
 def encode_texts_cached(text: dict, texts: Sequence[str], cache_dir: str, max_length: int = 64,
@@ -27,8 +34,10 @@ def encode_texts_cached(text: dict, texts: Sequence[str], cache_dir: str, max_le
     """Token embeddings of ``texts`` (deduplicated, sorted) in ``{cache_dir}/text_{key}``, encoded if missing."""
     captions = sorted(set(texts))
     u = dict(text=text, cache_dir=cache_dir, max_length=max_length)
-    return ShardedArrays(encode_texts(text, captions, text_folder(u, captions), max_length, shard_size=shard_size,
-                                      device=device, rank=rank, world_size=world_size, progress=progress))
+    with weight_keys(unimodal_keys(dict(text=text))):
+        return ShardedArrays(encode_texts(text, captions, text_folder(u, captions), max_length,
+                                          shard_size=shard_size, device=device, rank=rank, world_size=world_size,
+                                          progress=progress))
 
 
 def extract_unimodal(cfg: Union[Config, str], split: str, batch_size: int = 64, device: Optional[str] = None,
@@ -60,9 +69,10 @@ def extract_unimodal(cfg: Union[Config, str], split: str, batch_size: int = 64, 
     meta = dict(image_ids=[it['img_path'] for it in items], labels=[it['gt_label'] for it in items],
                 wsi_ids=[it['wsi_id'] for it in items], classes=[str(c) for c in source.metainfo.get('classes', ())],
                 vision=u['vision'], patch_tokens=u['patch_tokens'])
-    encode_images(source, u['vision'], u['data_preprocessor'], folders['image'], meta, u['patch_tokens'],
-                  PAIR_DTYPE, batch_size, int(loader.get('num_workers', 0)), u['shard_size'], device, rank,
-                  world_size, progress, f'{split} images')
-    encode_texts(u['text'], unique_captions(items), folders['text'], u['max_length'], shard_size=u['shard_size'],
-                 device=device, rank=rank, world_size=world_size, progress=progress)
+    with weight_keys(unimodal_keys(u)):
+        encode_images(source, u['vision'], u['data_preprocessor'], folders['image'], meta, u['patch_tokens'],
+                      PAIR_DTYPE, batch_size, int(loader.get('num_workers', 0)), u['shard_size'], device, rank,
+                      world_size, progress, f'{split} images')
+        encode_texts(u['text'], unique_captions(items), folders['text'], u['max_length'],
+                     shard_size=u['shard_size'], device=device, rank=rank, world_size=world_size, progress=progress)
     return folders

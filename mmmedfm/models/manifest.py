@@ -22,8 +22,9 @@ KNOWN_MODELS: List[Dict] = [
          backbone='OpenCLIPVision', text='OpenCLIPText', image_size=224, embed_dim=512, licence='MIT',
          local_dir='data/models/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224',
          files=['open_clip_config.json', 'open_clip_pytorch_model.bin|open_clip_model.safetensors'], sha256=None,
-         note='its text tower config comes from microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract '
-              '(also needed in the HF cache offline)'),
+         companion='microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract',
+         note='its text tower is built from microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract: put that '
+              'folder beside it (data/models/BiomedNLP-BiomedBERT-base-uncased-abstract) or in the HF cache'),
     dict(id='ViT-B-16/openai', family='open_clip', backbone='OpenCLIPVision', text='OpenCLIPText',
          image_size=224, embed_dim=512, licence='MIT', local_dir='data/models/clip-vit-b16-openai',
          files=['*.bin|*.pt|*.safetensors'], sha256=None),

@@ -1,6 +1,6 @@
-from .compat import apply_stack_workarounds
+from .compat import apply_safe_loading
 from .setup_env import register_all_modules
 
-apply_stack_workarounds()
+apply_safe_loading()
 
-__all__ = ['register_all_modules', 'apply_stack_workarounds']
+__all__ = ['register_all_modules', 'apply_safe_loading']

@@ -1,11 +1,12 @@
 """Shared pieces of ``tools/train.py`` and ``tools/test.py`` (MMPretrain's flags and conventions)."""
 import argparse
 import ast
+import datetime
 import numbers
 import os
 import os.path as osp
 from copy import deepcopy
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
@@ -96,7 +97,20 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        link_unimodal(cfg, cfg_options)
     return cfg
+
+
+def link_unimodal(cfg: Config, options: dict) -> None:
+    """Adaptor configs copy the top-level ``unimodal`` (frozen encoders) into every dataset when the file is
+    parsed; an override of ``unimodal.*`` (``unimodal.vision.pretrained=DIR``) must reach those copies too."""
+    for key, value in options.items():
+        if not key.startswith('unimodal.'):
+            continue
+        for split in ('train', 'val', 'test'):
+            dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+            if dataset.get('unimodal') is not None:
+                cfg.merge_from_dict({f'{split}_dataloader.dataset.{key}': value})
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -112,7 +126,32 @@ def load_config(args: argparse.Namespace) -> Config:
     if not torch.cuda.is_available():
         # NCCL needs GPUs; gloo runs the same DDP code on CPU.
         cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+        setup_cpu_distributed(cfg)
     return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make a ``--launcher pytorch`` run work without CUDA, through public APIs only.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and its default DDP wrapper passes
+    ``device_ids=[LOCAL_RANK]``; both fail on CPU. So on a CPU-only machine the tool initialises the gloo
+    process group itself (the Runner then skips ``init_dist``) and asks for a CPU DDP wrapper
+    (``model_wrapper_cfg`` with ``device_ids=None``). No-op for ``launcher='none'`` or with CUDA.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} without CUDA is not supported; use torchrun '
+                           '(tools/dist_train.sh) with --launcher pytorch.')
+    if not dist.is_initialized():
+        kwargs = {k: v for k, v in cfg.get('env_cfg', {}).get('dist_cfg', {}).items() if k != 'backend'}
+        if isinstance(kwargs.get('timeout'), (int, float)):  # seconds, as MMEngine's init_dist takes it
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        dist.init_process_group(backend='gloo', **kwargs)
+    cfg.setdefault('model_wrapper_cfg', ConfigDict(
+        type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False)))
 
 
 def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True, persistent_workers: bool = True):
@@ -138,3 +177,27 @@ def amp_dtype() -> str:
 def as_config(cfg) -> Config:
     """A ``Config`` from a config or a config path (read with :func:`read_config`)."""
     return read_config(cfg) if isinstance(cfg, str) else cfg
+
+
+def set_eval_amp(cfg: Config, loop: str) -> None:
+    """Mixed-precision evaluation for ``cfg[loop]`` (``val_cfg``/``test_cfg``): MMEngine's loops autocast with
+    the default CUDA autocast dtype, which is set to bf16 where supported (no fp16 overflow in logits)."""
+    if cfg.get(loop) is None:
+        return
+    cfg[loop].fp16 = True
+    if amp_dtype() == 'bfloat16':
+        torch.set_autocast_dtype('cuda', torch.bfloat16)
+
+
+def init_launcher(launcher: str) -> Tuple[int, int]:
+    """``(rank, world_size)`` of a tool that runs without a Runner, after setting up ``launcher``.
+
+    With CUDA: MMEngine's ``init_dist`` (NCCL); without: the gloo process group (:func:`setup_cpu_distributed`).
+    """
+    from mmengine.dist import get_dist_info, init_dist
+    if launcher != 'none':
+        if torch.cuda.is_available():
+            init_dist(launcher, backend='nccl')
+        else:
+            setup_cpu_distributed(ConfigDict(launcher=launcher))
+    return get_dist_info()

@@ -225,18 +225,22 @@ def make_demo_models(root: str = 'data/demo', force: bool = False) -> Dict[str, 
 
 
 def make_demo_assets(root: str = 'data/demo', force: bool = False) -> Dict[str, str]:
-    """Build the demo models (:func:`make_demo_models`), ``{root}/SICAPv2`` and ``{root}/PatchGastric`` unless
-    they already exist."""
+    """Build the demo models (:func:`make_demo_models`), ``{root}/SICAPv2``, ``{root}/PatchGastric`` and the demo
+    whole slide ``{root}/slides/demo_slide.tif`` unless they already exist."""
+    from .synthetic_slides import make_demo_slide
     stamp = osp.join(root, 'VERSION')
     stale = not osp.isfile(stamp) or open(stamp).read().strip() != DEMO_ASSETS_VERSION
     if osp.isdir(root) and stale:
         force = True  # assets from an older mmmedfm: rebuild them rather than train on stale models
     paths = make_demo_models(root, force)
-    paths.update(sicapv2=osp.join(root, 'SICAPv2'), patchgastric=osp.join(root, 'PatchGastric'))
+    paths.update(sicapv2=osp.join(root, 'SICAPv2'), patchgastric=osp.join(root, 'PatchGastric'),
+                 slide=osp.join(root, 'slides', 'demo_slide.tif'))
     if force or not osp.isfile(osp.join(paths['sicapv2'], 'partition', 'Validation', 'Val4', 'Test.xlsx')):
         make_sicapv2(paths['sicapv2'])
     if force or not osp.isfile(osp.join(paths['patchgastric'], 'captions.csv')):
         make_patchgastric(paths['patchgastric'], wsis_per_subtype=10, min_patches=3, max_patches=8)
+    if force or not osp.isfile(paths['slide']):
+        make_demo_slide(osp.dirname(paths['slide']))
     with open(stamp, 'w') as f:
         f.write(DEMO_ASSETS_VERSION + '\n')
     return paths

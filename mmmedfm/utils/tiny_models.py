@@ -5,7 +5,7 @@ Used by the tests and by the offline demo assets (:mod:`mmmedfm.utils.demo_asset
 import json
 import os
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -15,18 +15,23 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 def make_tiny_open_clip(out_dir: str, seed: int = 0, safetensors: bool = False, image_size: int = 32,
                         patch_size: int = 16, width: int = 32, layers: int = 1, embed_dim: int = 16,
-                        mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3)) -> str:
+                        mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3), timm_model_name: Optional[str] = None) -> str:
     """open_clip model in the hf-hub layout: ``open_clip_config.json`` + ``open_clip_pytorch_model.bin``.
 
     With ``image_size=224, patch_size=16`` it has the token layout of OpenAI CLIP ``ViT-B-16`` (1 + 196
-    tokens, ``transformer.resblocks``, ``nn.MultiheadAttention``, ``proj``) at toy width.
+    tokens, ``transformer.resblocks``, ``nn.MultiheadAttention``, ``proj``) at toy width. With
+    ``timm_model_name`` (e.g. ``'vit_tiny_patch16_224'``; 224 px, the trunk's own size) the image tower is
+    BiomedCLIP's kind: an open_clip ``TimmModel`` (timm trunk with fused ``attn.qkv``, linear projection head).
     """
     import open_clip
     os.makedirs(out_dir, exist_ok=True)
+    vision_cfg = dict(image_size=image_size, layers=layers, width=width, head_width=16, patch_size=patch_size)
+    if timm_model_name:
+        vision_cfg = dict(image_size=224, timm_model_name=timm_model_name, timm_model_pretrained=False,
+                          timm_pool='', timm_proj='linear')
     config = dict(
         model_cfg=dict(embed_dim=embed_dim,
-                       vision_cfg=dict(image_size=image_size, layers=layers, width=width, head_width=16,
-                                       patch_size=patch_size),
+                       vision_cfg=vision_cfg,
                        text_cfg=dict(context_length=77, vocab_size=49408, width=width, heads=2, layers=layers)),
         preprocess_cfg=dict(mean=list(mean), std=list(std)))
     with open(osp.join(out_dir, 'open_clip_config.json'), 'w') as f:
@@ -128,3 +133,37 @@ def make_tiny_timm(out_dir: str, seed: int = 0, safetensors: bool = False) -> st
 
 
 TIMM_KWARGS = dict(img_size=32, depth=1, init_values=1e-5, num_classes=0)
+
+
+BIOMEDBERT_ID = 'microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract'
+
+
+def make_tiny_biomedclip(out_dir: str, bert_dir: str, seed: int = 0, image_size: int = 224,
+                         embed_dim: int = 16) -> str:
+    """BiomedCLIP's hf-hub layout: ``open_clip_config.json`` whose ``text_cfg`` names an HF BERT
+    (``hf_model_name``/``hf_tokenizer_name`` = ``microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract``), the
+    BERT tokenizer files beside it and ``open_clip_pytorch_model.bin``; the image tower is a timm ViT.
+
+    ``bert_dir`` is a tiny BERT folder (:func:`make_tiny_bert`): the companion model whose config open_clip
+    needs to build the text tower.
+    """
+    import shutil
+
+    import open_clip
+    os.makedirs(out_dir, exist_ok=True)
+    text_cfg = dict(hf_model_name=BIOMEDBERT_ID, hf_tokenizer_name=BIOMEDBERT_ID, hf_proj_type='mlp',
+                    hf_pooler_type='cls_last_hidden_state_pooler', context_length=32)
+    vision_cfg = dict(timm_model_name='vit_tiny_patch16_224', timm_model_pretrained=False, timm_pool='',
+                      timm_proj='linear', image_size=image_size)
+    config = dict(model_cfg=dict(embed_dim=embed_dim, vision_cfg=vision_cfg, text_cfg=text_cfg),
+                  preprocess_cfg=dict(mean=[0.481, 0.458, 0.408], std=[0.269, 0.261, 0.276]))
+    for name in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'):
+        if osp.isfile(osp.join(bert_dir, name)):
+            shutil.copy(osp.join(bert_dir, name), out_dir)
+    with open(osp.join(out_dir, 'open_clip_config.json'), 'w') as f:
+        json.dump(config, f)
+    torch.manual_seed(seed)
+    model = open_clip.create_model('local-dir:' + out_dir, load_weights=False,
+                                   text_cfg=dict(text_cfg, hf_model_name=bert_dir, hf_model_pretrained=False))
+    torch.save(model.state_dict(), osp.join(out_dir, 'open_clip_pytorch_model.bin'))
+    return out_dir

@@ -83,6 +83,35 @@ def test_tissue_mask_on_slide_with_blank_regions(slides):
     assert not blank_mask.any() and threshold == 20.  # Otsu on noise is floored by min_threshold
 
 
+def _otsu(values):
+    """Otsu's threshold by hand: the t maximising the between-class variance of {<= t} and {> t}."""
+    hist = np.bincount(values.ravel(), minlength=256).astype(float)
+    p, levels = hist / hist.sum(), np.arange(256)
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * levels)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        between = (m0[-1] * w0 - m0) ** 2 / (w0 * (1 - w0))
+    return int(np.nanargmax(between[:-1]))
+
+
+def test_tissue_thresholds_pale_and_dark_tissue():
+    """Pale (class 0) and dark (class 3) tissue on glass: Otsu (checked against a hand implementation) cuts
+    between the two tissues and loses most of the pale one; the triangle method and a fixed 20 keep both."""
+    import cv2
+    image = rectangles_image((512, 768), [(64, 64, 448, 320, 0), (64, 448, 448, 704, 3)])
+    labels = np.full((512, 768), -1)
+    labels[64:448, 64:320], labels[64:448, 448:704] = 0, 3
+    mask, threshold = tissue_mask(image)
+    assert threshold == _otsu(cv2.cvtColor(image, cv2.COLOR_RGB2HSV)[..., 1]) > 20
+    assert mask[labels == 0].mean() < 0.5 and mask[labels == 3].mean() > 0.99 and not mask[labels == -1].any()
+    for method in ('triangle', 20):
+        mask, _ = tissue_mask(image, threshold=method)
+        assert mask[labels == 0].mean() > 0.8 and mask[labels == 3].mean() > 0.99  # lumens are glass
+        assert mask[labels == -1].mean() < 0.001
+    with pytest.raises(ValueError, match="'otsu', 'triangle' or a number"):
+        tissue_mask(image, threshold='mean')
+
+
 def test_slide_prediction_is_mean_of_tile_probabilities(slides, model, opts, tmp_path):
     pred = predict_slide(model, slides['tissue'], tile_size=64, mpp=1.0, progress=False)
     assert len(pred.tiles) == 24 and pred.class_names == CLASSES and pred.aggregate == 'mean'
@@ -172,3 +201,65 @@ def test_tool_folder_with_a_bad_slide_reports_it(slides, opts, tmp_path):
     assert summary.slide_id.tolist() == ['empty', 'good']
     assert 'no tissue' in summary.error[0] and pd.isna(summary.error[1]) and summary.num_tiles[1] == 24
     assert not osp.exists(osp.join(out, 'empty', 'prediction.json'))  # retried on the next run
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
+    """``tools/dist_predict_wsi.sh ... 2`` (torchrun, gloo on CPU): each rank predicts its own slide, rank 0
+    writes the summary, and the results equal those of one process."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    from tests.test_reliability.utils import env
+    folder = osp.dirname(slides['tissue'])
+    common = ['--tile-size', '64', '--thumb-size', '512', '--cfg-options', *cli_options(opts)]
+    one = load_tool('tools/predict_wsi.py').main([DEMO, 'none', folder, '--out', str(tmp_path / 'one'), *common])
+    e = env()
+    e.update(PORT=str(_free_port()), PATH=osp.dirname(sys.executable) + os.pathsep + e['PATH'])
+    p = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_predict_wsi.sh'), DEMO, 'none', '2', folder,
+                        '--out', str(tmp_path / 'two'), *common], cwd=ROOT, env=e, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-6000:]
+    log = p.stdout + p.stderr
+    assert 'rank 0: a (done)' in log and 'rank 1: b (done)' in log  # one slide a rank
+    two = pd.read_csv(tmp_path / 'two' / 'summary.csv')
+    pd.testing.assert_frame_equal(two.drop(columns='error'), one.drop(columns='error'), check_dtype=False)
+
+
+def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    from tests.test_reliability.utils import env
+    p = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'predict_wsi.py'), DEMO, 'none', slides['no_mpp'],
+                        '--out', str(tmp_path / 'out'), '--cfg-options', *cli_options(opts)], cwd=ROOT, env=env(),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 1 and 'Traceback' not in p.stderr
+    assert p.stderr.strip().splitlines()[-1].startswith(
+        'predict_wsi: 1 slide(s) failed: ') and 'no_mpp.tif: the slide has no resolution' in p.stderr
+
+
+def test_demo_slide(tmp_path):
+    """The demo slide of make_demo_assets: OpenSlide reads its size, levels and mpp; the demo command's tissue
+    settings keep tiles of every region and no tile that is mostly glass (checked on the builder's label map)."""
+    from mmmedfm.utils.synthetic_slides import demo_slide_image, make_demo_slide
+    path = make_demo_slide(str(tmp_path))['slide']
+    slide = open_slide(path)
+    assert slide.dimensions == (3072, 2048) and slide.level_count == 3 and slide_mpp(slide) == 1.0
+    thumb, down = thumbnail(slide, 1024)
+    mask, _ = tissue_mask(thumb, threshold='triangle')
+    grid = tile_grid(slide, 256, 1.0, mask=mask, mask_downsample=down)
+    _, labels = demo_slide_image()
+    regions = [labels[y:y + 256, x:x + 256] for x, y in zip(grid.x, grid.y)]
+    assert min((r >= 0).mean() for r in regions) > 0.45  # tissue fraction by the label map
+    assert {int(np.bincount(r[r >= 0]).argmax()) for r in regions} == {0, 1, 2, 3}
+    full = [(labels[y:y + 256, x:x + 256] >= 0).mean() for y in range(0, 2048, 256) for x in range(0, 3072, 256)]
+    assert len(grid) >= sum(f >= 0.7 for f in full)  # every tile that is >= 70 % tissue is kept

@@ -32,14 +32,45 @@ def test_open_clip_base_swaps_in(tmp_path, base, tiny_open_clip_dir):
 
 def test_doctor_reports_local_and_missing(tmp_path, tiny_clip_dir, hf_offline, capsys):
     doctor = load_tool('tools/misc/check_models.py')
-    results = {r['id']: r for r in doctor.main([])}
-    assert results['MahmoodLab/CONCH']['status'] == 'missing'
+    results, bad = doctor.main([])
+    results = {r['id']: r for r in results}
+    assert bad and results['MahmoodLab/CONCH']['status'] == 'missing'
     assert 'data/models/CONCH' in results['MahmoodLab/CONCH']['where']
     assert 'CC-BY-NC-ND' in results['MahmoodLab/CONCH']['licence']
     assert results['openai']['model_name'] == 'ViT-B-16'
-    cfg = Config.fromfile('configs/zeroshot/plip_sicapv2.py')
-    cfg.model.foundation_model = tiny_clip_dir
-    cfg.dump(str(tmp_path / 'c.py'))
-    (res, ) = doctor.main(['--config', str(tmp_path / 'c.py')])
-    assert res['status'] == 'local' and res['id'] == tiny_clip_dir
+    assert results['microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract']['companion_of'].endswith('BiomedCLIP-'
+                                                                                                    'PubMedBERT_256-'
+                                                                                                    'vit_base_patch16_224')
     assert 'huggingface-cli download vinid/plip' in doctor.check('vinid/plip')['hint']
+    only_config = tmp_path / 'plip_config_only'
+    only_config.mkdir()
+    (only_config / 'config.json').write_text('{}')
+    assert doctor.check(str(only_config))['status'] == 'incomplete'
+    assert doctor.check(tiny_clip_dir)['status'] == 'local'
+
+
+def test_doctor_builds_each_part_of_a_config(tmp_path, tiny_clip_dir, tiny_bert_dir, hf_offline, capsys):
+    doctor = load_tool('tools/misc/check_models.py')
+    cfg = 'configs/zeroshot/plip_sicapv2.py'
+    results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={tiny_clip_dir}'])
+    assert not bad and [r['status'] for r in results] == ['ok'] * 3
+    assert {r['key'] for r in results} == {'model.foundation_model'}
+    only_config = tmp_path / 'plip'
+    only_config.mkdir()
+    (only_config / 'config.json').write_text(open(f'{tiny_clip_dir}/config.json').read())
+    results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={only_config}'])
+    assert bad and {r['part']: r['status'] for r in results}['model.backbone'] != 'ok'
+    # CITE: the image tower comes from foundation_model, the text tower has its own key (never the image key)
+    results, bad = doctor.main(['--config', 'configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py'])
+    keys = {r['part']: (r['key'], r['status']) for r in results}
+    assert keys['model.text_encoder'] == ('model.head.text_encoder.pretrained', 'missing') and bad
+    assert keys['model.backbone'][0] == 'model.foundation_model'
+    # adaptor: one key per encoder, reaching the datasets' copies
+    from mmmedfm.utils.tiny_models import make_tiny_dinov2
+    dinov2 = make_tiny_dinov2(str(tmp_path / 'dinov2'))
+    results, bad = doctor.main(['--config', 'configs/adaptor/dinov2-b_biolinkbert_patchgastric.py', '--cfg-options',
+                                f'unimodal.vision.pretrained={dinov2}',
+                                f'unimodal.text.pretrained={tiny_bert_dir}'])
+    assert [(r['part'], r['key']) for r in results][:2] == [('unimodal.vision', 'unimodal.vision.pretrained'),
+                                                             ('unimodal.text', 'unimodal.text.pretrained')]
+    assert [r['status'] for r in results] == ['ok'] * 3 and not bad

@@ -1,4 +1,5 @@
-"""Build the offline demo assets (tiny PLIP-format checkpoint + synthetic SICAPv2) under data/demo/."""
+"""Build the offline demo assets (tiny models, synthetic SICAPv2 and PatchGastric, a demo whole slide) under
+data/demo/."""
 import argparse
 import os.path as osp
 import sys

@@ -5,7 +5,7 @@ import torch
 
 from mmmedfm.registry import MODELS
 from ..utils.checkpoint import find_checkpoint, load_state_dict_file
-from ..utils.hub import ModelNotAvailableError, is_local, missing_model_message
+from ..utils.hub import ModelNotAvailableError, is_local, key_for, missing_model_message
 from .base_tower import PretrainedTower
 
 
@@ -45,13 +45,13 @@ class TimmViT(PretrainedTower):
             try:
                 self.model = timm.create_model(pretrained, pretrained=True, **kwargs)
             except (OSError, RuntimeError, ValueError) as e:
-                raise ModelNotAvailableError(missing_model_message(pretrained, 'model.backbone.pretrained')
+                raise ModelNotAvailableError(missing_model_message(pretrained)
                                              + f' [{e.__class__.__name__}]') from None
         else:
             if not is_local(pretrained):
                 raise ModelNotAvailableError(f'timm checkpoint {pretrained!r} does not exist. Put the weight '
                                              'file (e.g. pytorch_model.bin) on this machine and set '
-                                             '`--cfg-options model.backbone.pretrained=/path/to/file`.')
+                                             f'`--cfg-options {key_for(pretrained)}=/path/to/file`.')
             path = find_checkpoint(pretrained) if osp.isdir(pretrained) else pretrained
             self.model = timm.create_model(model_name, pretrained=False, **kwargs)
             state = load_state_dict_file(path)

@@ -1,6 +1,7 @@
 from typing import Optional
 
 from mmmedfm.registry import MODELS
+from ..utils.hub import weight_keys
 from .image_classifier import ImageClassifier
 
 
@@ -34,6 +35,27 @@ def fill_foundation_model(model_cfg: dict) -> dict:
     return model_cfg
 
 
+def part_weight_keys(model_cfg: dict) -> dict:
+    """``{part: (config key, weight path)}`` for each pretrained part of a ``VLMClassifier`` config: the key that
+    sets it (``model.foundation_model`` where it fills the part, else the part's own ``pretrained``)."""
+    out = {}
+    foundation_model = model_cfg.get('foundation_model')
+    parts = dict(backbone=model_cfg.get('backbone'),
+                 text_encoder=(model_cfg.get('head') or {}).get('text_encoder'),
+                 data_preprocessor=model_cfg.get('data_preprocessor'))
+    prefix = dict(backbone='model.backbone', text_encoder='model.head.text_encoder',
+                  data_preprocessor='model.data_preprocessor')
+    for name, part in parts.items():
+        if not isinstance(part, dict):
+            continue
+        if part.get('pretrained') is not None:
+            out[name] = (f'{prefix[name]}.pretrained', part['pretrained'])
+        elif foundation_model is not None and (name != 'data_preprocessor'
+                                               or part.get('type') == 'VLMDataPreprocessor'):
+            out[name] = ('model.foundation_model', foundation_model)
+    return out
+
+
 @MODELS.register_module()
 class VLMClassifier(ImageClassifier):
     """``ImageClassifier`` (ours: ``backbone.peft`` applies at build) whose parts share one foundation model, set by a single config key.
@@ -50,8 +72,11 @@ class VLMClassifier(ImageClassifier):
 
     def __init__(self, backbone: dict, foundation_model: Optional[str] = None, head: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, **kwargs):
-        filled = fill_foundation_model(dict(foundation_model=foundation_model, backbone=backbone, head=head,
-                                            data_preprocessor=data_preprocessor))
+        parts = dict(foundation_model=foundation_model, backbone=backbone, head=head,
+                     data_preprocessor=data_preprocessor)
+        keys = {path: key for key, path in part_weight_keys(parts).values()}
+        filled = fill_foundation_model(parts)
         backbone, head, data_preprocessor = filled['backbone'], filled['head'], filled['data_preprocessor']
         self.foundation_model = foundation_model
-        super().__init__(backbone=backbone, head=head, data_preprocessor=data_preprocessor, **kwargs)
+        with weight_keys(keys):
+            super().__init__(backbone=backbone, head=head, data_preprocessor=data_preprocessor, **kwargs)

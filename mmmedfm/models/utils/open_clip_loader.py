@@ -6,12 +6,14 @@ open_clip raises ``RuntimeError`` for a model it cannot fetch; this module turns
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
-from .hub import ModelNotAvailableError, is_local, missing_model_message
+from .hub import ModelNotAvailableError, is_local, key_for, missing_model_message
+from .open_clip_companion import companion_text_cfg, companion_tokenizer
 
 HF_HUB = 'hf-hub:'
 
 
-def _tag_message(model_name: str, tag: str, config_key: str) -> str:
+def _tag_message(model_name: str, tag: str, config_key: Optional[str]) -> str:
+    config_key = key_for(tag, config_key)
     return (f'open_clip weights {model_name!r} / pretrained={tag!r} are not in the local cache and cannot be '
             f'downloaded (offline machine or no access). On a machine with internet run `python -c "import '
             f"open_clip; open_clip.create_model('{model_name}', pretrained='{tag}')\"` and copy "
@@ -21,7 +23,7 @@ def _tag_message(model_name: str, tag: str, config_key: str) -> str:
 
 
 def resolve_open_clip(pretrained: str, model_name: Optional[str] = None,
-                      config_key: str = 'model.foundation_model') -> Tuple[str, Optional[str]]:
+                      config_key: Optional[str] = None) -> Tuple[str, Optional[str]]:
     """Map our ``(pretrained, model_name)`` to open_clip's ``(model_name, pretrained)`` arguments.
 
     Args:
@@ -60,7 +62,7 @@ def resolve_open_clip(pretrained: str, model_name: Optional[str] = None,
 
 
 def load_open_clip(pretrained: str, model_name: Optional[str] = None,
-                   config_key: str = 'model.foundation_model', **kwargs):
+                   config_key: Optional[str] = None, **kwargs):
     """Create an open_clip model with its pretrained weights (eval mode, fp32, CPU).
 
     Raises:
@@ -68,8 +70,14 @@ def load_open_clip(pretrained: str, model_name: Optional[str] = None,
     """
     import open_clip
     oc_name, oc_pretrained = resolve_open_clip(pretrained, model_name, config_key)
+    text_cfg, _ = companion_text_cfg(oc_name, pretrained)
+    if text_cfg is not None:
+        kwargs.setdefault('text_cfg', text_cfg)
     try:
-        model = open_clip.create_model(oc_name, pretrained=oc_pretrained, require_pretrained=True, **kwargs)
+        from .load_memo import memoised_load
+        model = memoised_load(('open_clip', oc_name, oc_pretrained, repr(sorted(kwargs.items()))),
+                              lambda: open_clip.create_model(oc_name, pretrained=oc_pretrained,
+                                                             require_pretrained=True, **kwargs))
     except (RuntimeError, OSError) as e:
         if oc_name.startswith('local-dir:') or (oc_pretrained and is_local(oc_pretrained)):
             raise
@@ -80,10 +88,13 @@ def load_open_clip(pretrained: str, model_name: Optional[str] = None,
 
 
 def open_clip_tokenizer(pretrained: str, model_name: Optional[str] = None,
-                        config_key: str = 'model.foundation_model'):
+                        config_key: Optional[str] = None):
     """open_clip's tokenizer for the model (``local-dir:`` reads HF tokenizer files from the directory)."""
     import open_clip
     oc_name, _ = resolve_open_clip(pretrained, model_name, config_key)
+    tokenizer = companion_tokenizer(oc_name, companion_text_cfg(oc_name, pretrained)[1])
+    if tokenizer is not None:
+        return tokenizer
     try:
         return open_clip.get_tokenizer(oc_name)
     except (RuntimeError, OSError) as e:
