@@ -21,7 +21,6 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-
 from mmmedfm.models.manifest import KNOWN_MODELS, find_model  # noqa: E402
 from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
