@@ -24,7 +24,8 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
 SLIDE_COLUMNS = ('wsi_id', 'slide_id', 'slide', 'wsi')
 
-__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of']
+__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of',
+           'is_merged_checkpoint', 'without_lora']
 
 
 def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
@@ -66,6 +67,25 @@ def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
     return report
 
 
+def is_merged_checkpoint(checkpoint: Optional[str]) -> bool:
+    """Whether ``checkpoint`` was written by ``MergeLoRAHook`` / ``tools/misc/merge_peft.py`` (LoRA folded into
+    the base weights, plain key names): it loads into the config's model built without its LoRA entries."""
+    if not checkpoint:
+        return False
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    return bool(isinstance(meta, dict) and (meta.get('mmmedfm_base') or {}).get('merged'))
+
+
+def without_lora(cfg: Config) -> Config:
+    """``cfg`` with the ``LoRA`` entries removed from ``model.backbone.peft`` (other methods kept)."""
+    backbone = cfg.model.get('backbone') or {}
+    peft = backbone.get('peft')
+    if isinstance(peft, (list, tuple)):
+        backbone['peft'] = [p for p in peft if p.get('type') != 'LoRA']
+    return cfg
+
+
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, device: Optional[str] = None,
                cfg_options: Optional[dict] = None) -> nn.Module:
     """Build ``cfg.model`` in eval mode on ``device`` (CUDA if available) and load ``checkpoint`` if given.
@@ -75,6 +95,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
     from mmmedfm.registry import MODELS
     cfg = _config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmmedfm'))
+    if is_merged_checkpoint(checkpoint):
+        cfg = without_lora(cfg)
     model = MODELS.build(cfg.model)
     model.load_report = load_weights(model, checkpoint) if checkpoint else None
     model.cfg = cfg
@@ -202,7 +224,8 @@ def infer_split(model: nn.Module, split: str = 'test', batch_size: int = 32, num
 def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union[str, Sequence[str]],
             batch_size: int = 32, device: Optional[str] = None, cfg_options: Optional[dict] = None,
             path_column: Optional[str] = None, slide_column: Optional[str] = None,
-            img_root: Optional[str] = None, num_workers: int = 0, progress: bool = True) -> pd.DataFrame:
+            img_root: Optional[str] = None, num_workers: int = 0, progress: bool = True,
+            temperature: float = 1.) -> pd.DataFrame:
     """Class probabilities for images, one row each, with the config's test pipeline.
 
     Args:
@@ -215,6 +238,8 @@ def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union
         path_column, slide_column, img_root: For spreadsheet inputs; see :func:`read_inputs`.
         num_workers (int): Data-loading workers. Defaults to 0.
         progress (bool): Show a tqdm progress bar. Defaults to True.
+        temperature (float): Temperature scaling of the probabilities (``softmax(logits / T)``; fitted by
+            ``tools/analysis/calibrate.py``). Defaults to 1.
 
     Returns:
         pandas.DataFrame: ``path``, ``wsi_id`` (when given), ``pred_label`` (index), ``pred_class`` (name),
@@ -224,7 +249,7 @@ def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union
     items = read_inputs(inputs, path_column, slide_column, img_root)
     pipeline = model.cfg.test_dataloader.dataset.pipeline
     logits, _ = infer_logits(model, _ListDataset(items, pipeline), batch_size, num_workers, progress)
-    probs = torch.from_numpy(logits).softmax(-1).numpy()
+    probs = (torch.from_numpy(logits) / float(temperature)).softmax(-1).numpy()
     names = class_names_of(model)
     df = pd.DataFrame(dict(path=[it['img_path'] for it in items]))
     if any('wsi_id' in it for it in items):
