@@ -336,4 +336,5 @@ def write_csv(results: str) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -9,7 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import ConfigDict  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmmedfm.engine.runner import ConciseRunner  # noqa: E402
 
 from mmmedfm.apis.inference import is_merged_checkpoint, without_lora  # noqa: E402
 from mmmedfm.engine.checks import refuse_untrained  # noqa: E402
@@ -72,7 +72,7 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
     cfg = merge_args(load_config(args), args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = ConciseRunner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.checkpoint is None and not args.untrained:
         refuse_untrained(runner.model, args.config)
     if args.out and args.out_item in (None, 'pred'):
@@ -85,4 +85,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

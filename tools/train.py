@@ -9,7 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmmedfm.engine.runner import ConciseRunner  # noqa: E402
 
 from mmmedfm.engine.checks import check_trainable  # noqa: E402
 from mmmedfm.engine.resume import NothingToResumeError, find_resumable_checkpoint  # noqa: E402
@@ -76,11 +76,12 @@ def main(argv=None):
     # Before the Runner creates anything in the work dir: refuse one that holds another experiment.
     check_work_dir(cfg, resume=bool(cfg.get('resume')), force=args.force,
                    write=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = ConciseRunner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_trainable(runner.model, cfg.model)
     runner.train()
     return runner
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -113,11 +113,21 @@ def link_unimodal(cfg: Config, options: dict) -> None:
                 cfg.merge_from_dict({f'{split}_dataloader.dataset.{key}': value})
 
 
+def vis_backends_by_name(cfg: Config) -> None:
+    """Let ``--cfg-options "visualizer.vis_backends=[LocalVisBackend,TensorboardVisBackend]"`` name the
+    experiment trackers (``--cfg-options`` cannot write dicts inside a list): names become ``dict(type=name)``."""
+    vis = cfg.get('visualizer')
+    backends = vis.get('vis_backends') if isinstance(vis, dict) else None
+    if isinstance(backends, (list, tuple)):
+        vis['vis_backends'] = [dict(type=b) if isinstance(b, str) else b for b in backends]
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options`` and the work dir / launcher flags."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = read_config(args.config, args.cfg_options)
+    vis_backends_by_name(cfg)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -201,3 +211,34 @@ def init_launcher(launcher: str) -> Tuple[int, int]:
         else:
             setup_cpu_distributed(ConfigDict(launcher=launcher))
     return get_dist_info()
+
+
+def run_cli(main, argv=None) -> None:
+    """Run a tool's ``main``: an error prints as one message (exit code 1), its traceback goes to the run's log
+    file when there is one; ``MMMEDFM_DEBUG=1`` lets the exception propagate (full traceback on screen)."""
+    import sys
+    import traceback
+    if os.environ.get('MMMEDFM_DEBUG'):
+        main(argv)
+        return
+    try:
+        main(argv)
+    except Exception as e:  # noqa: BLE001 - every error becomes one message; KeyboardInterrupt is not caught
+        where = _log_traceback(traceback.format_exc())
+        text = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else str(e)
+        hint = f'traceback in {where}' if where else 'MMMEDFM_DEBUG=1 shows the traceback'
+        sys.exit(f'Error ({type(e).__name__}): {text}\n({hint})')
+
+
+def _log_traceback(text: str) -> Optional[str]:
+    """Append ``text`` to the current MMEngine logger's log file; returns its path (``None`` without one)."""
+    import logging
+    from mmengine.logging import MMLogger
+    if not MMLogger._instance_dict:
+        return None
+    for handler in MMLogger.get_current_instance().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.stream.write(text)
+            handler.flush()
+            return handler.baseFilename
+    return None
