@@ -50,6 +50,7 @@ def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv
         assert sample.wsi_id == 'w'  # slide ids survive the merge, for WSIMetric
 
 
+@pytest.mark.e2e
 def test_test_tool_tta_writes_clinical_figures(tmp_path, demo_cfg_options):
     test = load_tool('tools/test.py')
     opts = dict(demo_cfg_options, **{'tta_pipeline.1.scale': (64, 64)})

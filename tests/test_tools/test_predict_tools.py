@@ -38,6 +38,7 @@ def _reference_probs(opts, checkpoint):
     return torch.stack(scores).numpy(), paths, wsi
 
 
+@pytest.mark.e2e
 def test_predict_csv_with_trainable_only_checkpoint(tmp_path, demo_cfg_options):
     ckpt = _trainable_only_checkpoint(tmp_path / 'lora_only.pth', demo_cfg_options, seed=0)
     model = init_model(DEMO, ckpt, 'cpu', demo_cfg_options)
@@ -100,6 +101,7 @@ def test_ensemble_averages_member_probabilities(tmp_path, demo_cfg_options):
         ens.main([DEMO, ckpts[0], ckpts[0], '--cfg-options', *cli_options(demo_cfg_options)])
 
 
+@pytest.mark.e2e
 def test_calibrate_reports_before_after(tmp_path, demo_cfg_options, capsys):
     ckpt = _trainable_only_checkpoint(tmp_path / 'c.pth', demo_cfg_options, seed=3)
     cal = load_tool('tools/analysis/calibrate.py')
