@@ -74,6 +74,7 @@ def test_test_time_is_deterministic(cite_opts):
     torch.testing.assert_close(a, MODELS.build(cfg.model).backbone.vpt.prompts)
 
 
+@pytest.mark.e2e
 def test_wsi_accuracy_equals_pandas_groupby(tmp_path, cite_opts):
     """WSIMetric's slide accuracy (mean softmax per slide) equals pandas on per-patch predictions of the run."""
     from mmmedfm.apis import predict
