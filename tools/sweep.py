@@ -34,10 +34,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.cli import read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -46,7 +46,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Run a few-shot sweep (resumable)')
     parser.add_argument('config', help='sweep config (.py): backbones, methods, shots, seeds, out_dir')
     parser.add_argument('--out-dir', help='override out_dir of the sweep config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override sweep config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override sweep config keys')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     return parser.parse_args(argv)
 
@@ -434,4 +434,5 @@ def write_csv(results: str) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)
