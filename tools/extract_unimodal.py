@@ -12,9 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import init_launcher, read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, init_launcher, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,7 +24,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default=None, help='cuda / cpu (default: this rank\'s GPU when available)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -47,4 +45,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -4,7 +4,8 @@
 
 Black-box adapters (``method.adapter``) run in-process on cached features (``mmmedfm.apis.extract_features``:
 image features are computed once per backbone, then every cell takes seconds). PEFT/CITE methods
-(``method.train_config``) run as full ``tools/train.py`` subprocesses, sequentially or one per GPU listed in
+(``method.train_config``) run as full ``tools/train.py`` runs: in this process on one device (``in_process``,
+default True: pretrained weights loaded once per backbone), else one subprocess per cell and GPU listed in
 ``gpus``. Every finished cell is one line of ``<out_dir>/results.jsonl`` (method, backbone, dataset, shots, seed,
 every metric, wall time, confusion matrix) and re-running skips the cells already there. Each cell also stores
 ``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}``. ``results.csv`` is rewritten at the end.
@@ -27,9 +28,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from mmmedfm.utils import register_all_modules  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -38,7 +40,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Run a few-shot sweep (resumable)')
     parser.add_argument('config', help='sweep config (.py): backbones, methods, shots, seeds, out_dir')
     parser.add_argument('--out-dir', help='override out_dir of the sweep config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override sweep config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override sweep config keys')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     return parser.parse_args(argv)
 
@@ -204,8 +206,10 @@ def last_val_metrics(work_dir: str) -> dict:
     return {k.split('/')[-1]: v for k, v in last.items() if k not in ('step', 'epoch', 'iter')}
 
 
-def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir: str, gpu=None) -> dict:
-    """One PEFT/CITE cell: a full ``tools/train.py`` run of ``method.train_config`` (validation at the end)."""
+def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir: str, gpu=None,
+                   in_process: bool = False) -> dict:
+    """One PEFT/CITE cell: a full ``tools/train.py`` run of ``method.train_config`` (validation at the end), in a
+    subprocess or, with ``in_process``, here (:func:`mmmedfm.apis.train_cells.run_train_in_process`)."""
     from mmmedfm.registry import DATASETS
     opts = dict(backbone.get('cfg_options', {}), **method.get('cfg_options', {}))
     opts.update({'train_dataloader.dataset.num_shots': shots, 'train_dataloader.dataset.shot_seed': seed,
@@ -221,8 +225,14 @@ def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir
            '--cfg-options'] + [f'{k}={v}'.replace(' ', '') for k, v in opts.items()] + method.get('train_args', [])
     env = dict(os.environ, **({'CUDA_VISIBLE_DEVICES': str(gpu)} if gpu is not None else {}))
     start = time.perf_counter()
-    with open(osp.join(cell_dir, 'train.log'), 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    if in_process:
+        from mmmedfm.apis.train_cells import run_train_in_process
+        open(osp.join(cell_dir, 'train.log'), 'w').close()
+        run_train_in_process(cmd[2:], osp.join(cell_dir, 'train.log'), osp.basename(cell_dir), gpu)
+        proc = subprocess.CompletedProcess(cmd, 0)
+    else:
+        with open(osp.join(cell_dir, 'train.log'), 'w') as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     if proc.returncode:
         raise RuntimeError(f'Training cell {osp.basename(cell_dir)} failed (exit {proc.returncode}); '
                            f'see {cell_dir}/train.log')
@@ -287,14 +297,24 @@ def main(argv=None):
         gpus = queue.Queue()
         for g in sweep.get('gpus') or [None]:
             gpus.put(g)
+        # One device: every cell in this process, pretrained weights loaded once per backbone.
+        in_process = bool(sweep.get('in_process', True)) and gpus.qsize() == 1
 
         def work(job):
             gpu = gpus.get()
             try:
                 backbone, method, shots, seed, cid = job
-                record(*job, run_train_cell(method, backbone, shots, seed, osp.join(out_dir, 'cells', cid), gpu))
+                record(*job, run_train_cell(method, backbone, shots, seed, osp.join(out_dir, 'cells', cid), gpu,
+                                            in_process))
             finally:
                 gpus.put(gpu)
+        if in_process:
+            from mmmedfm.models.utils.load_memo import reuse_loaded_models
+            for backbone in sweep.backbones:
+                with reuse_loaded_models():
+                    for job in [j for j in train_jobs if j[0] is backbone]:
+                        work(job)
+            train_jobs = []
 
         with ThreadPoolExecutor(max_workers=gpus.qsize()) as pool:
             for fut in [pool.submit(work, j) for j in train_jobs]:
@@ -316,4 +336,5 @@ def write_csv(results: str) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

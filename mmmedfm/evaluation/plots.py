@@ -6,7 +6,7 @@ pyplot, hence this small module.
 """
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .functional import ece, reliability_bins
 
-__all__ = ['save_confusion_matrix', 'save_reliability_diagram']
+__all__ = ['save_confusion_matrix', 'save_reliability_diagram', 'save_reliability_comparison']
 
 
 def _save(fig: Figure, path: str) -> str:
@@ -53,16 +53,11 @@ def save_confusion_matrix(cm: np.ndarray, classes: Sequence[str], png_path: str,
     return _save(fig, png_path)
 
 
-def save_reliability_diagram(probs: np.ndarray, y_true: np.ndarray, png_path: str, n_bins: int = 15,
-                             title: str = '') -> str:
-    """Top-label reliability diagram: accuracy per confidence bin against the diagonal, with the gap shaded
-    and a histogram of confidences below; the title gives the ECE."""
+def _draw_reliability(ax, hist, probs: np.ndarray, y_true: np.ndarray, n_bins: int, title: str) -> None:
     count, conf, acc = reliability_bins(probs, y_true, n_bins)
     edges = np.linspace(0, 1, n_bins + 1)
     centers, width = (edges[:-1] + edges[1:]) / 2, 1. / n_bins
     filled = count > 0
-    fig = Figure(figsize=(5, 6), layout='constrained')
-    ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     ax.bar(centers[filled], acc[filled], width=width, edgecolor='black', color='tab:blue', label='accuracy')
     # The gap is hatched, not filled, so it reads the same above (over-confident) and over (under-confident)
     # the accuracy bar; the bin's mean confidence is marked in red.
@@ -71,8 +66,29 @@ def save_reliability_diagram(probs: np.ndarray, y_true: np.ndarray, png_path: st
     ax.plot(centers[filled], conf[filled], '_', color='tab:red', ms=14, mew=2.5, label='mean confidence')
     ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='accuracy',
-           title=title or f'Reliability (ECE = {ece(probs, y_true, n_bins):.3f}, N = {int(count.sum())})')
+           title=f'{title + " " if title else "Reliability "}(ECE = {ece(probs, y_true, n_bins):.3f}, '
+                 f'N = {int(count.sum())})')
     ax.legend(loc='upper left', fontsize=8)
     hist.bar(centers, count, width=width, edgecolor='black', color='grey')
     hist.set(xlabel='confidence (max probability)', ylabel='count')
+
+
+def save_reliability_diagram(probs: np.ndarray, y_true: np.ndarray, png_path: str, n_bins: int = 15,
+                             title: str = '') -> str:
+    """Top-label reliability diagram: accuracy per confidence bin against the diagonal, with the gap shaded
+    and a histogram of confidences below; the title gives the ECE."""
+    fig = Figure(figsize=(5, 6), layout='constrained')
+    ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
+    _draw_reliability(ax, hist, probs, y_true, n_bins, title)
+    return _save(fig, png_path)
+
+
+def save_reliability_comparison(panels: Dict[str, np.ndarray], y_true: np.ndarray, png_path: str,
+                                n_bins: int = 15) -> str:
+    """Reliability diagrams side by side, one per ``{title: (N, C) probabilities}`` (e.g. before / after
+    temperature scaling), same labels and bins."""
+    fig = Figure(figsize=(5 * len(panels), 6), layout='constrained')
+    axes = fig.subplots(2, len(panels), sharex=True, squeeze=False, gridspec_kw=dict(height_ratios=[3, 1]))
+    for i, (title, probs) in enumerate(panels.items()):
+        _draw_reliability(axes[0, i], axes[1, i], probs, y_true, n_bins, title)
     return _save(fig, png_path)

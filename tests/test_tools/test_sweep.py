@@ -96,6 +96,7 @@ def read_valid(path):
     return out
 
 
+@pytest.mark.e2e
 def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
     tool = load_tool('tools/sweep.py')
     seen = {}

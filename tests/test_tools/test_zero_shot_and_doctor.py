@@ -8,6 +8,7 @@ from tests.helpers import cli_options, load_tool
 ZS_DEMO = 'configs/demo/zeroshot_plip_sicapv2_demo.py'
 
 
+@pytest.mark.e2e
 def test_zero_shot_demo_prints_metrics(tmp_path, demo_cfg_options, capsys):
     opts = {k: v for k, v in demo_cfg_options.items() if k.startswith(('model.', 'test_dataloader'))}
     opts['model.head.cache_dir'] = str(tmp_path / 'text')

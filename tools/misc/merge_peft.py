@@ -13,12 +13,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import read_config  # noqa: E402
 
 from mmmedfm.models.peft.checkpoint import complete_state_dict, merged_state_dict, plain  # noqa: E402
 from mmmedfm.registry import MODELS  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
 from mmmedfm.utils.compat import safe_torch_load  # noqa: E402
 
@@ -28,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='output .pth file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -55,4 +53,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -34,6 +34,7 @@ def test_complete_state_dict_checks():
         complete_state_dict(timm_vit(), kept)
 
 
+@pytest.mark.e2e
 def test_trainable_only_roundtrip_and_merge(tmp_path, demo_cfg_options):
     train, test = load_tool('tools/train.py'), load_tool('tools/test.py')
     opts = dict(demo_cfg_options, **{'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1})
