@@ -178,13 +178,9 @@ class FewShotMixin(DecodedCacheMixin):
         allow_missing_classes (bool): Accept a training set in which a class of ``metainfo['classes']`` has
             no image (the model still has a logit for it). Defaults to False: refused, naming the class.
 
-<<<<<<< HEAD
-    Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split. The
-    decoded-image cache keys (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by
-    default for few-shot supports.
-=======
-    A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
->>>>>>> main
+    A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a
+    ``test_mode=True`` dataset: evaluation always uses the full split. The decoded-image cache keys
+    (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by default for few-shot supports.
     """
 
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,

@@ -17,6 +17,7 @@ def cell_setup(sicapv2_root, tiny_clip_dir):
     return backbone, method
 
 
+@pytest.mark.e2e
 def test_in_process_cells_equal_separate_processes(sicapv2_root, tiny_clip_dir, tmp_path, monkeypatch):
     tool = load_tool('tools/sweep.py')
     backbone, method = cell_setup(sicapv2_root, tiny_clip_dir)
@@ -40,6 +41,7 @@ def test_in_process_cells_equal_separate_processes(sicapv2_root, tiny_clip_dir, 
                if k in first) or first != second  # another seed is another run
 
 
+@pytest.mark.e2e
 def test_failed_in_process_cell_names_its_log(sicapv2_root, tiny_clip_dir, tmp_path):
     tool = load_tool('tools/sweep.py')
     backbone, method = cell_setup(sicapv2_root, tiny_clip_dir)
