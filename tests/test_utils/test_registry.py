@@ -24,9 +24,13 @@ def test_config_may_name_mmpretrain_and_our_components():
     assert lora.__class__.__module__.startswith('mmmedfm') and registry.MODELS.get('LoRA') is None
     # ImageClassifier resolves to ours (mmpretrain's + `backbone.peft`)
     assert registry.MODELS.get('ImageClassifier').__module__.startswith('mmmedfm')
-    assert registry.DATASETS.get('SICAPv2Dataset') is not None
-    assert registry.TRANSFORMS.get('PackInputs') is not None  # mmpretrain transform through the parent
-    assert registry.METRICS.get('Accuracy') is not None
+    from mmpretrain.datasets.transforms import PackInputs
+    from mmpretrain.evaluation import Accuracy
+
+    from mmmedfm.datasets import SICAPv2Dataset
+    assert registry.DATASETS.get('SICAPv2Dataset') is SICAPv2Dataset
+    assert registry.TRANSFORMS.get('PackInputs') is PackInputs  # mmpretrain transform through the parent
+    assert registry.METRICS.get('Accuracy') is Accuracy
 
 
 def test_unknown_type_is_a_clear_error():
