@@ -90,7 +90,7 @@ def _tip_search(feats, labels, zs_logits, affinity, values, scale=(12., 10.), st
     return best_alpha, best_beta
 
 
-def tip_adapter_official(x, y, zs, scale, val, finetune=False, epochs=20, seed=0):
+def tip_adapter_official(x, y, zs, scale, val, finetune=False, epochs=20, seed=0, steps=(200, 20)):
     """Tip-Adapter / Tip-Adapter-F: fine-tune at alpha = beta = 1, then search alpha/beta on ``val``."""
     torch.manual_seed(seed)
     values = F.one_hot(y, len(zs)).float()
@@ -112,7 +112,7 @@ def tip_adapter_official(x, y, zs, scale, val, finetune=False, epochs=20, seed=0
                 sched.step()
     keys_t = keys_t.detach()
     xv, yv = val
-    alpha, beta = _tip_search(xv, yv, scale * xv @ zs.t(), xv @ keys_t, values)
+    alpha, beta = _tip_search(xv, yv, scale * xv @ zs.t(), xv @ keys_t, values, steps=steps)
     return lambda f: scale * f @ zs.t() + alpha * ((-1) * (beta - beta * (f @ keys_t))).exp() @ values
 
 

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmedfm.registry import MODELS
-from .base import BaseAdapter, balanced_accuracy, holdout_split
+from .base import BaseAdapter, balanced_accuracy, kfold_splits
 
 
 def tip_logits(x: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -22,19 +22,27 @@ def search_grid(scale: float, steps: int) -> Tuple[float, ...]:
 
 
 @torch.no_grad()
-def search_alpha_beta(x_val: torch.Tensor, y_val: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor,
-                      values: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> Tuple[float, float]:
-    """The ``(alpha, beta)`` with the best balanced accuracy on ``(x_val, y_val)``; beta outer, alpha inner, the
-    first best kept (Tip-Adapter's loop order and tie rule)."""
+def alpha_beta_scores(x_val: torch.Tensor, y_val: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor,
+                      values: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> torch.Tensor:
+    """``(len(betas), len(alphas))`` balanced accuracies of every ``(beta, alpha)`` on ``(x_val, y_val)``."""
     affinity = x_val @ keys.t()
-    best, choice = -1., (alphas[0], betas[0])
-    for b in betas:
+    scores = torch.zeros(len(betas), len(alphas))
+    for i, b in enumerate(betas):
         cache = torch.exp(-b * (1 - affinity)) @ values
-        for a in alphas:
-            score = balanced_accuracy(zs_logits + a * cache, y_val)
-            if score > best:
-                best, choice = score, (a, b)
-    return choice
+        for j, a in enumerate(alphas):
+            scores[i, j] = balanced_accuracy(zs_logits + a * cache, y_val)
+    return scores
+
+
+def best_alpha_beta(scores: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> Tuple[float, float]:
+    """The first best ``(alpha, beta)`` of a score grid, beta outer and alpha inner (Tip-Adapter's loop order)."""
+    i = int(scores.flatten().argmax())  # argmax returns the first maximum
+    return alphas[i % len(alphas)], betas[i // len(alphas)]
+
+
+def search_alpha_beta(x_val, y_val, zs_logits, keys, values, alphas, betas) -> Tuple[float, float]:
+    """The ``(alpha, beta)`` with the best balanced accuracy on ``(x_val, y_val)`` (first best kept)."""
+    return best_alpha_beta(alpha_beta_scores(x_val, y_val, zs_logits, keys, values, alphas, betas), alphas, betas)
 
 
 @MODELS.register_module()
@@ -47,9 +55,9 @@ class TipAdapter(BaseAdapter):
 
     Hyper-parameters with few labels: ``alpha``/``beta`` are grid-searched as in gaopengcuhk/Tip-Adapter
     ``utils.py::search_hp`` (grids ``0.1 + i (scale - 0.1) / steps``; accuracy, first best kept) but on few
-    labels only: ``fit(val=...)`` if given, else a split held out from the support set (the cache is built from
-    the rest for the search; the final cache holds the whole support set). With 1 shot per class and no ``val``
-    the initial values are used. Setting both ``alpha`` and ``beta`` skips the search.
+    labels only: ``fit(val=...)`` if given, else stratified k-fold over the support set (each fold's cache is
+    built from the other folds; accuracies summed over the folds; the final cache holds the whole support set).
+    With 1 shot per class and no ``val`` the initial values are used. Setting both ``alpha`` and ``beta`` skips the search.
 
     Args:
         alpha (float, optional), beta (float, optional): Fixed values.
@@ -59,19 +67,19 @@ class TipAdapter(BaseAdapter):
         search_step (tuple): ``(beta_steps, alpha_steps)``. Defaults to ``(200, 20)`` (the release's).
         default_alpha (float), default_beta (float): Initial values. Default to 1 and 1 (the release's
             ``init_alpha``/``init_beta``).
-        val_fraction (float): Held-out share of each class's shots. Defaults to 0.25.
-        seed (int): Seed of the held-out split.
+        folds (int): Folds of the support set for the search without ``val``. Defaults to 4.
+        seed (int): Seed of the folds.
     """
 
     def __init__(self, alpha: Optional[float] = None, beta: Optional[float] = None,
                  alpha_grid: Optional[Sequence[float]] = None, beta_grid: Optional[Sequence[float]] = None,
                  search_scale: Sequence[float] = (12., 10.), search_step: Sequence[int] = (200, 20),
-                 default_alpha: float = 1., default_beta: float = 1., val_fraction: float = 0.25, seed: int = 0):
+                 default_alpha: float = 1., default_beta: float = 1., folds: int = 4, seed: int = 0):
         super().__init__(seed)
         self.alpha, self.beta = alpha, beta
         self.beta_grid = tuple(beta_grid) if beta_grid else search_grid(search_scale[0], search_step[0])
         self.alpha_grid = tuple(alpha_grid) if alpha_grid else search_grid(search_scale[1], search_step[1])
-        self.default_alpha, self.default_beta, self.val_fraction = default_alpha, default_beta, val_fraction
+        self.default_alpha, self.default_beta, self.folds = default_alpha, default_beta, folds
 
     def init_values(self) -> Tuple[float, float]:
         """``(alpha, beta)`` before any search: the fixed values where set, else the defaults."""
@@ -89,22 +97,32 @@ class TipAdapter(BaseAdapter):
             keys, y = keys[rows], y[rows]
         return keys.clone(), F.one_hot(y, self.num_classes).float()
 
-    def _fit(self, x, y, val):
+    def fold_keys(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Cache keys built from support rows ``rows`` (for the search on the other rows)."""
+        return self.cache(x, y, rows)[0]
+
+    def search(self, x: torch.Tensor, y: torch.Tensor, val) -> None:
+        """Set ``alpha_``/``beta_``: on ``val`` with the whole support's keys, else by stratified k-fold over the
+        support set (scores summed over the folds; keys from each fold's training rows); initial values at 1
+        shot per class."""
         self.alpha_, self.beta_ = self.init_values()
-        if self.alpha is None or self.beta is None:
-            if val is not None:
-                keys, values = self.cache(x, y)
-                x_va, y_va = val
-            else:
-                split = holdout_split(y, self.seed, self.val_fraction)
-                keys = values = None
-                if split is not None:
-                    tr, va = split
-                    keys, values = self.cache(x, y, tr)
-                    x_va, y_va = x[va], y[va]
-            if keys is not None:
-                self.alpha_, self.beta_ = search_alpha_beta(x_va, y_va, self.zero_shot_logits(x_va), keys,
-                                                            values, *self.grids())
+        if self.alpha is not None and self.beta is not None:
+            return
+        alphas, betas = self.grids()
+        onehot = F.one_hot(y, self.num_classes).float()
+        if val is not None:
+            scores = alpha_beta_scores(val[0], val[1], self.zero_shot_logits(val[0]), self.fold_keys(x, y, None),
+                                       onehot, alphas, betas)
+        else:
+            splits = kfold_splits(y, self.seed, self.folds)
+            if not splits:
+                return
+            scores = sum(alpha_beta_scores(x[va], y[va], self.zero_shot_logits(x[va]), self.fold_keys(x, y, tr),
+                                           onehot[tr], alphas, betas) for tr, va in splits)
+        self.alpha_, self.beta_ = best_alpha_beta(scores, alphas, betas)
+
+    def _fit(self, x, y, val):
+        self.search(x, y, val)
         keys, values = self.cache(x, y)
         self.register_buffer('keys', keys)
         self.register_buffer('values', values)

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmmedfm.registry import MODELS
-from .base import holdout_split, train_epochs
-from .tip_adapter import TipAdapter, search_alpha_beta, tip_logits
+from .base import train_epochs
+from .tip_adapter import TipAdapter, tip_logits
 
 
 @MODELS.register_module()
@@ -19,9 +19,9 @@ class TipAdapterF(TipAdapter):
     ``alpha``/``beta`` (``default_alpha = default_beta = 1``) with AdamW (lr 1e-3, eps 1e-4, weight decay 0.01),
     cosine decay per iteration, batch 256, 20 epochs; **then** ``alpha``/``beta`` are searched with the
     fine-tuned keys (grids of :class:`TipAdapter`). Few labels only: with ``fit(val=...)`` the keys are
-    fine-tuned on the whole support set and searched on ``val``; otherwise the search runs on a split held out
-    from the support set (keys fine-tuned on the rest), and the final keys are fine-tuned again on the whole
-    support set at the initial values and used with the searched ``alpha``/``beta``. With 1 shot per class the
+    fine-tuned on the whole support set and searched on ``val``; otherwise by stratified k-fold over the support
+    set (each fold's keys fine-tuned on the other folds, scores summed), and the final keys are fine-tuned on
+    the whole support set at the initial values and used with the searched ``alpha``/``beta``. With 1 shot per class the
     initial values stay. The release also keeps the epoch with the best *test* accuracy; we keep the last one.
 
     Args:
@@ -33,9 +33,9 @@ class TipAdapterF(TipAdapter):
                  alpha: Optional[float] = None, beta: Optional[float] = None,
                  alpha_grid: Optional[Sequence[float]] = None, beta_grid: Optional[Sequence[float]] = None,
                  search_scale: Sequence[float] = (12., 10.), search_step: Sequence[int] = (200, 20),
-                 default_alpha: float = 1., default_beta: float = 1., val_fraction: float = 0.25, seed: int = 0):
+                 default_alpha: float = 1., default_beta: float = 1., folds: int = 4, seed: int = 0):
         super().__init__(alpha, beta, alpha_grid, beta_grid, search_scale, search_step, default_alpha, default_beta,
-                         val_fraction, seed)
+                         folds, seed)
         self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
 
     def finetune(self, x: torch.Tensor, y: torch.Tensor, rows: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -56,23 +56,11 @@ class TipAdapterF(TipAdapter):
                                     weight_decay=0.01, cosine=True, eps=1e-4)
         return keys.detach()
 
+    def fold_keys(self, x, y, rows):
+        """Keys fine-tuned (at the initial alpha/beta) on support rows ``rows`` (all rows when ``None``)."""
+        return self.finetune(x, y, rows)
+
     def _fit(self, x, y, val):
-        self.alpha_, self.beta_ = self.init_values()
-        values = F.one_hot(y, self.num_classes).float()
-        keys = None
-        if self.alpha is None or self.beta is None:
-            if val is not None:
-                keys = self.finetune(x, y)
-                self.alpha_, self.beta_ = search_alpha_beta(val[0], val[1], self.zero_shot_logits(val[0]), keys,
-                                                            values, *self.grids())
-            else:
-                split = holdout_split(y, self.seed, self.val_fraction)
-                if split is not None:
-                    tr, va = split
-                    self.alpha_, self.beta_ = search_alpha_beta(
-                        x[va], y[va], self.zero_shot_logits(x[va]), self.finetune(x, y, tr), values[tr],
-                        *self.grids())
-        if keys is None:
-            keys = self.finetune(x, y)
-        self.keys = nn.Parameter(keys)
-        self.register_buffer('values', values)
+        self.search(x, y, val)  # every candidate keys set is fine-tuned first, then alpha/beta are searched
+        self.keys = nn.Parameter(self.finetune(x, y))
+        self.register_buffer('values', F.one_hot(y, self.num_classes).float())
