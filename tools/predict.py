@@ -15,10 +15,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmmedfm.apis import predict  # noqa: E402
 from mmmedfm.evaluation import read_temperature  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,7 +35,7 @@ def parse_args(argv=None):
     parser.add_argument('--img-root', help='folder that CSV/XLSX paths are relative to (default: its folder)')
     parser.add_argument('--temperature', help='temperature scaling: a number or the JSON written by '
                         'tools/analysis/calibrate.py --out')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
@@ -60,4 +59,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

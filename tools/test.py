@@ -9,9 +9,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import ConfigDict  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmmedfm.engine.runner import ConciseRunner  # noqa: E402
 
 from mmmedfm.apis.inference import is_merged_checkpoint, without_lora  # noqa: E402
+from mmmedfm.engine.checks import refuse_untrained  # noqa: E402
 from mmmedfm.evaluation import read_temperature  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
 from mmmedfm.utils.cli import add_common_args, load_config, set_dataloader_defaults, set_eval_amp  # noqa: E402
@@ -27,6 +28,9 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
     parser.add_argument('--show-dir', help='save visualised predictions to this directory')
     parser.add_argument('--interval', type=int, default=1, help='visualise every n-th sample')
+    parser.add_argument('--untrained', action='store_true',
+                        help='evaluate a trainable model without a checkpoint (as built: pretrained weights and '
+                        'freshly initialised adapters/heads); otherwise refused')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation: the config\'s tta_pipeline/tta_model, or flips averaged')
     parser.add_argument('--temperature', help='temperature scaling of the probabilities: a number or the JSON '
@@ -68,7 +72,9 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
     cfg = merge_args(load_config(args), args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = ConciseRunner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.checkpoint is None and not args.untrained:
+        refuse_untrained(runner.model, args.config)
     if args.out and args.out_item in (None, 'pred'):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
@@ -79,4 +85,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -39,34 +39,31 @@ def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> C
 
 
 def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
-    """Load a checkpoint non-strictly and say what did not match.
+    """Load a checkpoint with the policy of ``tools/test.py`` and ``--resume`` (one policy everywhere).
 
     Checkpoints may hold only the trainable parameters (PEFT): keys of the model that the file lacks are fine
-    as long as they are frozen (they come from the foundation model, loaded in the constructor). Missing
-    *trainable* parameters and keys the model does not have are reported as warnings: they usually mean the
-    checkpoint belongs to another config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
+    as long as they are frozen (they come from the foundation model, loaded in the constructor). Keys the model
+    does not have, shape mismatches and missing *trainable* parameters are refused
+    (:func:`~mmmedfm.models.peft.checkpoint.complete_state_dict`): they mean the checkpoint belongs to another
+    config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
 
     Returns:
-        dict: ``missing`` (all model keys absent from the file), ``missing_trainable``, ``unexpected``.
+        dict: ``missing`` (the frozen model keys absent from the file, filled from the model),
+        ``missing_trainable`` and ``unexpected`` (always empty: those are errors).
+
+    Raises:
+        KeyError / ValueError: the checkpoint does not fit the model (names the file and the keys).
     """
+    from mmmedfm.models.peft.checkpoint import complete_state_dict
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f'{checkpoint}: expected a state dict of tensors (or a dict with `state_dict`).')
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-    result = model.load_state_dict(state, strict=False)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    report = dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys),
-                  missing_trainable=[k for k in result.missing_keys if k in trainable])
-    print_log(f'Loaded {len(state) - len(report["unexpected"])} tensors from {checkpoint}; '
-              f'{len(report["missing"])} model keys not in the file (frozen foundation weights are expected '
-              'to be missing from trainable-only checkpoints).', logger='current')
-    if report['unexpected']:
-        print_log(f'{checkpoint}: {len(report["unexpected"])} keys the model does not have (ignored): '
-                  f'{report["unexpected"][:10]}', logger='current', level=30)
-    if report['missing_trainable']:
-        print_log(f'{checkpoint}: lacks {len(report["missing_trainable"])} trainable parameters (left at '
-                  f'their initial values): {report["missing_trainable"][:10]}', logger='current', level=30)
+    model.load_state_dict(complete_state_dict(model, state, checkpoint), strict=True)
+    report = dict(missing=[k for k in model.state_dict() if k not in state], unexpected=[], missing_trainable=[])
+    print_log(f'Loaded {len(state)} tensors from {checkpoint}; {len(report["missing"])} frozen model keys '
+              'not in the file come from the foundation model.', logger='current')
     return report
 
 

@@ -1,3 +1,7 @@
+from mmmedfm.utils.quiet import quiet_stack_imports
+
+with quiet_stack_imports():
+    import mmpretrain.datasets  # noqa: F401  (imported first, without its known import-time noise)
 from .cached_pairs import CachedPairDataset
 from .decoded_cache import DecodedImageCache, split_pipeline
 from .decoded_dataset import DecodedCacheDataset, DecodedCacheMixin

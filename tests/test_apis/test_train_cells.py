@@ -6,9 +6,9 @@ from tests.helpers import load_tool
 
 
 def cell_setup(sicapv2_root, tiny_clip_dir):
-    opts = {'model.foundation_model': tiny_clip_dir}
+    opts = {'model.foundation_model': tiny_clip_dir, 'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
     for loader in ('train_dataloader', 'val_dataloader'):
-        opts.update({f'{loader}.dataset.data_root': sicapv2_root, f'{loader}.dataset.pipeline.1.scale': (64, 64),
+        opts.update({f'{loader}.dataset.data_root': sicapv2_root,
                      f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
     backbone = dict(name='tiny', config='configs/demo/plip_lora_16shot_demo.py', cfg_options=opts)
     method = dict(name='LoRA', train_config='configs/demo/plip_lora_16shot_demo.py',
@@ -17,6 +17,7 @@ def cell_setup(sicapv2_root, tiny_clip_dir):
     return backbone, method
 
 
+@pytest.mark.e2e
 def test_in_process_cells_equal_separate_processes(sicapv2_root, tiny_clip_dir, tmp_path, monkeypatch):
     tool = load_tool('tools/sweep.py')
     backbone, method = cell_setup(sicapv2_root, tiny_clip_dir)
@@ -40,6 +41,7 @@ def test_in_process_cells_equal_separate_processes(sicapv2_root, tiny_clip_dir, 
                if k in first) or first != second  # another seed is another run
 
 
+@pytest.mark.e2e
 def test_failed_in_process_cell_names_its_log(sicapv2_root, tiny_clip_dir, tmp_path):
     tool = load_tool('tools/sweep.py')
     backbone, method = cell_setup(sicapv2_root, tiny_clip_dir)

@@ -49,9 +49,10 @@ def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv
         assert sample.wsi_id == 'w'  # slide ids survive the merge, for WSIMetric
 
 
+@pytest.mark.e2e
 def test_test_tool_tta_writes_clinical_figures(tmp_path, demo_cfg_options):
     test = load_tool('tools/test.py')
-    metrics = test.main([DEMO, '--tta', '--work-dir', str(tmp_path), '--cfg-options',
+    metrics = test.main([DEMO, '--tta', '--untrained', '--work-dir', str(tmp_path), '--cfg-options',
                          *cli_options(demo_cfg_options)])
     assert metrics['wsi/num_slides'] == 12  # 4 classes x 3 synthetic slides
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.

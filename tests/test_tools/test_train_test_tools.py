@@ -12,6 +12,7 @@ from tests.helpers import cli_options, load_tool
 DEMO = 'configs/demo/plip_lora_16shot_demo.py'
 
 
+@pytest.mark.e2e
 def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     runner = train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(demo_cfg_options)])
@@ -29,6 +30,7 @@ def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
 
 
+@pytest.mark.e2e
 def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     opts = demo_cfg_options  # the notebook's pipeline has no random augmentation (numpy RNG is not checkpointed)
@@ -43,6 +45,7 @@ def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
         torch.testing.assert_close(resumed['state_dict'][k], v, rtol=0, atol=0, msg=k)
 
 
+@pytest.mark.e2e
 def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch):
     from mmmedfm.models.utils.hub import ModelNotAvailableError
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
@@ -52,6 +55,7 @@ def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch)
         train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
 
 
+@pytest.mark.e2e
 def test_bad_cfg_option_key_is_refused(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     with pytest.raises(KeyError, match='trian_dataloader'):

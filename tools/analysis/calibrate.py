@@ -15,11 +15,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
 
 from mmmedfm.apis import infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import apply_temperature, classification_metrics, fit_temperature  # noqa: E402
 from mmmedfm.evaluation.plots import save_reliability_comparison  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'ece', 'nll', 'brier')
 
@@ -37,7 +37,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
     parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 

@@ -17,10 +17,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 
 from mmmedfm.apis import class_names_of, infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import aggregate_by_group, average_probabilities, classification_metrics  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'macro_f1', 'kappa_quadratic', 'auroc_macro', 'ece', 'nll')
 
@@ -35,7 +35,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
     parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
