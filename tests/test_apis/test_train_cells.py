@@ -6,7 +6,8 @@ from tests.helpers import load_tool
 
 
 def cell_setup(sicapv2_root, tiny_clip_dir):
-    opts = {'model.foundation_model': tiny_clip_dir, 'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
+    opts = {'model.foundation_model': tiny_clip_dir,
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
     for loader in ('train_dataloader', 'val_dataloader'):
         opts.update({f'{loader}.dataset.data_root': sicapv2_root,
                      f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})

@@ -20,7 +20,8 @@ def trained(tmp_path_factory, tiny_clip_dir, sicapv2_root):
     opts = {'model.foundation_model': tiny_clip_dir, 'train_dataloader.dataset.num_shots': 4,
             'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
             'test_dataloader.num_workers': 0, 'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 5,
-            'optim_wrapper.optimizer.lr': 0.05, 'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
+            'optim_wrapper.optimizer.lr': 0.05,
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.dataset.data_root'] = sicapv2_root
     train_opts = {k: v for k, v in opts.items() if not k.startswith('tta_')}

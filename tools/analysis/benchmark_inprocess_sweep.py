@@ -31,7 +31,8 @@ def parse_args(argv=None):
 
 
 def sweep_config(work, model_dir, data_root, args, in_process):
-    opts = {'model.foundation_model': model_dir, 'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
+    opts = {'model.foundation_model': model_dir,
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
     for loader in ('train_dataloader', 'val_dataloader'):
         opts.update({f'{loader}.dataset.data_root': data_root,
                      f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
