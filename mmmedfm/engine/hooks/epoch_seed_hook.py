@@ -107,7 +107,7 @@ class EpochSeedHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         base = self.seed if self.seed is not None else runner.seed
-        dataset = runner.train_dataloader.dataset
+        dataset = getattr(getattr(runner, 'train_dataloader', None), 'dataset', None)
         while hasattr(dataset, 'dataset'):  # MMEngine's dataset wrappers
             dataset = dataset.dataset
         if self.per_sample and hasattr(dataset, 'set_augment_epoch'):
