@@ -12,9 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,7 +24,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default=None, help='cuda / cpu (default: cuda when available)')
     parser.add_argument('--out', help='also save the FeatureSet to this folder (safetensors + index.json)')
     parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -46,4 +44,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -12,21 +12,20 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import init_launcher, read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, init_launcher, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Extract frozen unimodal embeddings (image + caption tokens)')
     parser.add_argument('config', help='adaptor config file path')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'], choices=['train', 'val', 'test'],
-                        help='dataloaders whose dataset to encode (default: train val)')
+    parser.add_argument('--splits', nargs='+', default=['train', 'val', 'test'], choices=['train', 'val', 'test'],
+                        help='dataloaders whose dataset to encode (default: all three; a split whose source is '
+                        'already cached, e.g. val carved from train, is a cache hit)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--device', default=None, help='cuda / cpu (default: this rank\'s GPU when available)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -47,4 +46,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

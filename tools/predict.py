@@ -5,7 +5,8 @@
 INPUT is an image, a folder (searched recursively) or a CSV/XLSX list with a path column (``path``,
 ``img_path``, ``image_path``, ``image``, ``filename``, ``file`` or ``image_name``; ``--path-column`` to choose)
 and optionally a slide id column (``wsi_id``, ``slide_id``, ``slide``, ``wsi``). CHECKPOINT may hold only the
-trainable parameters (PEFT); ``none`` runs the zero-shot model of the config.
+trainable parameters (PEFT), be a merged checkpoint (``MergeLoRAHook``) or ``none`` (the zero-shot model).
+``--temperature cal.json`` applies the temperature fitted by ``tools/analysis/calibrate.py``.
 """
 import argparse
 import os
@@ -14,9 +15,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmmedfm.apis import predict  # noqa: E402
+from mmmedfm.evaluation import read_temperature  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -32,7 +33,9 @@ def parse_args(argv=None):
     parser.add_argument('--path-column', help='image path column of a CSV/XLSX input')
     parser.add_argument('--slide-column', help='slide id column of a CSV/XLSX input')
     parser.add_argument('--img-root', help='folder that CSV/XLSX paths are relative to (default: its folder)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--temperature', help='temperature scaling: a number or the JSON written by '
+                        'tools/analysis/calibrate.py --out')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
@@ -47,7 +50,8 @@ def main(argv=None):
         raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     df = predict(args.config, checkpoint, args.input, batch_size=args.batch_size, device=args.device,
                  cfg_options=args.cfg_options, path_column=args.path_column, slide_column=args.slide_column,
-                 img_root=args.img_root, num_workers=args.num_workers)
+                 img_root=args.img_root, num_workers=args.num_workers,
+                 temperature=1. if args.temperature is None else read_temperature(args.temperature))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     df.to_csv(args.out, index=False)
     print(f'{len(df)} predictions written to {args.out}')
@@ -55,4 +59,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

@@ -7,14 +7,16 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
+from mmengine.dist import get_world_size  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmmedfm.engine.runner import ConciseRunner  # noqa: E402
 
 from mmmedfm.engine.checks import check_trainable  # noqa: E402
 from mmmedfm.engine.resume import NothingToResumeError, find_resumable_checkpoint  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.cli import add_common_args, amp_dtype, load_config, set_dataloader_defaults  # noqa: E402
+from mmmedfm.utils.cli import (add_common_args, amp_dtype, load_config, set_dataloader_defaults,  # noqa: E402
+                               set_eval_amp)
 from mmmedfm.utils.work_dir import check_work_dir  # noqa: E402
 
 
@@ -47,6 +49,7 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('dtype', amp_dtype())
         if cfg.optim_wrapper.dtype == 'float16':
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_eval_amp(cfg, 'val_cfg')  # bf16 validation too
     if args.resume == 'auto' or args.resume_or_start:
         found = find_resumable_checkpoint(cfg.work_dir, log=lambda msg: print_log(msg, level=logging.WARNING))
         if found is None and not args.resume_or_start:
@@ -67,6 +70,22 @@ def merge_args(cfg, args):
     return cfg
 
 
+def global_batch_message(per_process: int, world_size: int, accumulate: int = 1) -> str:
+    """What one optimiser step sees under DDP, and how to keep the single-process recipe."""
+    total = per_process * world_size * accumulate
+    msg = (f'Effective global batch = {per_process} per process x {world_size} process(es)'
+           f'{f" x {accumulate} accumulation steps" if accumulate > 1 else ""} = {total} images per step.')
+    if world_size > 1:
+        single = per_process * accumulate
+        keep = (f'--cfg-options train_dataloader.batch_size={per_process // world_size}'
+                if per_process % world_size == 0 else
+                f'a per-process batch of {per_process}/{world_size} (not an integer: use optim_wrapper.'
+                f'accumulative_counts or fewer processes)')
+        msg += (f' The config was written for {single} per step on one process: to keep that global batch, pass '
+                f'{keep}; or keep {total} and scale the learning rate with --auto-scale-lr.')
+    return msg
+
+
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
@@ -74,11 +93,16 @@ def main(argv=None):
     # Before the Runner creates anything in the work dir: refuse one that holds another experiment.
     check_work_dir(cfg, resume=bool(cfg.get('resume')), force=args.force,
                    write=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = ConciseRunner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_trainable(runner.model, cfg.model)
+    world_size = get_world_size()
+    print_log(global_batch_message(int(cfg.train_dataloader.batch_size), world_size,
+                                   int(cfg.optim_wrapper.get('accumulative_counts', 1))), logger='current',
+              level=logging.WARNING if world_size > 1 else logging.INFO)
     runner.train()
     return runner
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

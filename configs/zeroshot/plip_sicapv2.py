@@ -13,6 +13,7 @@ _base_ = [
 ]
 
 model = dict(
+    backbone=dict(peft=[]),  # frozen: nothing to train, so tools/test.py needs no checkpoint
     head=dict(
         num_classes=4,
         # Override any of these here: templates=[...], descriptions={'NC': [...], ...}, classes=[...].

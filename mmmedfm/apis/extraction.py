@@ -67,6 +67,18 @@ def _cat(outs: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
     return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
 
 
+def _hit(folder: str, what: str) -> bool:
+    if not is_complete(folder):
+        return False
+    print_log(f'[cache] hit ({what}): {folder}', logger='current')
+    return True
+
+
+def _frozen(cfg: dict, device: torch.device) -> torch.nn.Module:
+    from mmmedfm.registry import MODELS
+    return MODELS.build(dict(cfg)).eval().requires_grad_(False).to(device)
+
+
 def encode_images(dataset, vision: dict, preprocessor: dict, folder: str, meta: dict, patch_tokens: bool = False,
                   dtype: str = 'float32', batch_size: int = 64, num_workers: int = 0, shard_size: int = 4096,
                   device: Optional[str] = None, rank: int = 0, world_size: int = 1, progress: bool = True,
@@ -78,16 +90,13 @@ def encode_images(dataset, vision: dict, preprocessor: dict, folder: str, meta: 
     ``patch_tokens``, ``tokens (T, D)``; in ``dtype``.
     """
     from mmengine.dataset import pseudo_collate
-    from mmmedfm.registry import MODELS
-    if is_complete(folder):
-        print_log(f'[cache] {desc} hit: {folder} ({len(dataset)} images)', logger='current')
+    if _hit(folder, f'{desc}: {len(dataset)} images'):
         return folder
     dev, state = inference_device(device), {}
 
     def encode(start, stop):
         if not state:
-            state['backbone'] = MODELS.build(dict(vision)).eval().requires_grad_(False).to(dev)
-            state['pre'] = MODELS.build(dict(preprocessor)).eval().to(dev)
+            state['backbone'], state['pre'] = _frozen(vision, dev), _frozen(preprocessor, dev)
         loader = torch.utils.data.DataLoader(
             torch.utils.data.Subset(dataset, range(start, stop)), batch_size=batch_size, shuffle=False,
             num_workers=min(num_workers, os.cpu_count() or 1), collate_fn=pseudo_collate)
@@ -106,16 +115,14 @@ def encode_texts(text: dict, texts: Sequence[str], folder: str, max_length: int,
                  progress: bool = True) -> str:
     """Token embeddings (fp16 ``tokens``, ``mask``, ``pooled``) of ``texts`` (in the given order) into
     ``folder``; returns it. The text encoder is built only when a shard is missing."""
-    from mmmedfm.registry import MODELS
     texts = list(texts)
-    if is_complete(folder):
-        print_log(f'[cache] text hit: {folder} ({len(texts)} texts)', logger='current')
+    if _hit(folder, f'text: {len(texts)} texts'):
         return folder
     dev, state = inference_device(device), {}
 
     def encode(start, stop):
         if not state:
-            state['enc'] = MODELS.build(dict(text)).eval().requires_grad_(False).to(dev)
+            state['enc'] = _frozen(text, dev)
         with torch.no_grad(), inference_autocast(dev):
             return _cat([_store(text_token_forward(state['enc'], texts[i:min(stop, i + batch_size)], max_length),
                                 torch.float16) for i in range(start, stop, batch_size)])

@@ -24,7 +24,8 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp')
 PATH_COLUMNS = ('path', 'img_path', 'image_path', 'image', 'filename', 'file', 'image_name')
 SLIDE_COLUMNS = ('wsi_id', 'slide_id', 'slide', 'wsi')
 
-__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of']
+__all__ = ['init_model', 'load_weights', 'read_inputs', 'infer_logits', 'infer_split', 'predict', 'class_names_of',
+           'is_merged_checkpoint', 'without_lora']
 
 
 def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
@@ -38,35 +39,51 @@ def _config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> C
 
 
 def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
-    """Load a checkpoint non-strictly and say what did not match.
+    """Load a checkpoint with the policy of ``tools/test.py`` and ``--resume`` (one policy everywhere).
 
     Checkpoints may hold only the trainable parameters (PEFT): keys of the model that the file lacks are fine
-    as long as they are frozen (they come from the foundation model, loaded in the constructor). Missing
-    *trainable* parameters and keys the model does not have are reported as warnings: they usually mean the
-    checkpoint belongs to another config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
+    as long as they are frozen (they come from the foundation model, loaded in the constructor). Keys the model
+    does not have, shape mismatches and missing *trainable* parameters are refused
+    (:func:`~mmmedfm.models.peft.checkpoint.complete_state_dict`): they mean the checkpoint belongs to another
+    config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
 
     Returns:
-        dict: ``missing`` (all model keys absent from the file), ``missing_trainable``, ``unexpected``.
+        dict: ``missing`` (the frozen model keys absent from the file, filled from the model),
+        ``missing_trainable`` and ``unexpected`` (always empty: those are errors).
+
+    Raises:
+        KeyError / ValueError: the checkpoint does not fit the model (names the file and the keys).
     """
+    from mmmedfm.models.peft.checkpoint import complete_state_dict
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f'{checkpoint}: expected a state dict of tensors (or a dict with `state_dict`).')
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-    result = model.load_state_dict(state, strict=False)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    report = dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys),
-                  missing_trainable=[k for k in result.missing_keys if k in trainable])
-    print_log(f'Loaded {len(state) - len(report["unexpected"])} tensors from {checkpoint}; '
-              f'{len(report["missing"])} model keys not in the file (frozen foundation weights are expected '
-              'to be missing from trainable-only checkpoints).', logger='current')
-    if report['unexpected']:
-        print_log(f'{checkpoint}: {len(report["unexpected"])} keys the model does not have (ignored): '
-                  f'{report["unexpected"][:10]}', logger='current', level=30)
-    if report['missing_trainable']:
-        print_log(f'{checkpoint}: lacks {len(report["missing_trainable"])} trainable parameters (left at '
-                  f'their initial values): {report["missing_trainable"][:10]}', logger='current', level=30)
+    model.load_state_dict(complete_state_dict(model, state, checkpoint), strict=True)
+    report = dict(missing=[k for k in model.state_dict() if k not in state], unexpected=[], missing_trainable=[])
+    print_log(f'Loaded {len(state)} tensors from {checkpoint}; {len(report["missing"])} frozen model keys '
+              'not in the file come from the foundation model.', logger='current')
     return report
+
+
+def is_merged_checkpoint(checkpoint: Optional[str]) -> bool:
+    """Whether ``checkpoint`` was written by ``MergeLoRAHook`` / ``tools/misc/merge_peft.py`` (LoRA folded into
+    the base weights, plain key names): it loads into the config's model built without its LoRA entries."""
+    if not checkpoint:
+        return False
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    return bool(isinstance(meta, dict) and (meta.get('mmmedfm_base') or {}).get('merged'))
+
+
+def without_lora(cfg: Config) -> Config:
+    """``cfg`` with the ``LoRA`` entries removed from ``model.backbone.peft`` (other methods kept)."""
+    backbone = cfg.model.get('backbone') or {}
+    peft = backbone.get('peft')
+    if isinstance(peft, (list, tuple)):
+        backbone['peft'] = [p for p in peft if p.get('type') != 'LoRA']
+    return cfg
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, device: Optional[str] = None,
@@ -78,6 +95,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
     from mmmedfm.registry import MODELS
     cfg = _config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmmedfm'))
+    if is_merged_checkpoint(checkpoint):
+        cfg = without_lora(cfg)
     model = MODELS.build(cfg.model)
     model.load_report = load_weights(model, checkpoint) if checkpoint else None
     model.cfg = cfg
@@ -205,7 +224,8 @@ def infer_split(model: nn.Module, split: str = 'test', batch_size: int = 32, num
 def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union[str, Sequence[str]],
             batch_size: int = 32, device: Optional[str] = None, cfg_options: Optional[dict] = None,
             path_column: Optional[str] = None, slide_column: Optional[str] = None,
-            img_root: Optional[str] = None, num_workers: int = 0, progress: bool = True) -> pd.DataFrame:
+            img_root: Optional[str] = None, num_workers: int = 0, progress: bool = True,
+            temperature: float = 1.) -> pd.DataFrame:
     """Class probabilities for images, one row each, with the config's test pipeline.
 
     Args:
@@ -218,6 +238,8 @@ def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union
         path_column, slide_column, img_root: For spreadsheet inputs; see :func:`read_inputs`.
         num_workers (int): Data-loading workers. Defaults to 0.
         progress (bool): Show a tqdm progress bar. Defaults to True.
+        temperature (float): Temperature scaling of the probabilities (``softmax(logits / T)``; fitted by
+            ``tools/analysis/calibrate.py``). Defaults to 1.
 
     Returns:
         pandas.DataFrame: ``path``, ``wsi_id`` (when given), ``pred_label`` (index), ``pred_class`` (name),
@@ -227,7 +249,7 @@ def predict(config: Union[str, Config], checkpoint: Optional[str], inputs: Union
     items = read_inputs(inputs, path_column, slide_column, img_root)
     pipeline = model.cfg.test_dataloader.dataset.pipeline
     logits, _ = infer_logits(model, _ListDataset(items, pipeline), batch_size, num_workers, progress)
-    probs = torch.from_numpy(logits).softmax(-1).numpy()
+    probs = (torch.from_numpy(logits) / float(temperature)).softmax(-1).numpy()
     names = class_names_of(model)
     df = pd.DataFrame(dict(path=[it['img_path'] for it in items]))
     if any('wsi_id' in it for it in items):

@@ -41,6 +41,17 @@ def image_cache_key(vision: dict, preprocessor: dict, pipeline: list, files: Ite
                             dtype=str(dtype), v=_VERSION), length=24)
 
 
+def decoded_image_key(head: list, files: Iterable[Tuple[str, int, int]]) -> str:
+    """Key of a folder of decoded, resized images (uint8): the pipeline head that decodes and resizes them
+    (transform configs, in order) and the ``(path, size, mtime_ns)`` of every image (order does not matter).
+
+    Returns:
+        str: 24 hex characters.
+    """
+    return stable_hash(dict(head=list(head), files=sorted([str(p), int(n), int(t)] for p, n, t in files),
+                            kind='decoded', v=_VERSION), length=24)
+
+
 def text_cache_key(text_encoder: dict, texts: Sequence[Any], **settings) -> str:
     """Key of a folder of text embeddings: encoder config (minus batching) + weights fingerprint + texts.
 

@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 
+from .decoded_dataset import DecodedCacheMixin
+
 WSI_SELECTIONS = ('most_patches', 'random')
 
 
@@ -161,7 +163,7 @@ def check_seed(value, key: str, owner: str) -> None:
         raise ValueError(f'{owner}: `{key}` must be an integer, got {value!r}.')
 
 
-class FewShotMixin:
+class FewShotMixin(DecodedCacheMixin):
     """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
 
     The draw runs in ``filter_data`` (MMEngine's hook after ``load_data_list``), so the subclass only reads
@@ -176,7 +178,9 @@ class FewShotMixin:
         allow_missing_classes (bool): Accept a training set in which a class of ``metainfo['classes']`` has
             no image (the model still has a logit for it). Defaults to False: refused, naming the class.
 
-    A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a ``test_mode=True`` dataset: evaluation always uses the full split.
+    A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a
+    ``test_mode=True`` dataset: evaluation always uses the full split. The decoded-image cache keys
+    (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by default for few-shot supports.
     """
 
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,

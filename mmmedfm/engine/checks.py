@@ -34,3 +34,18 @@ def check_trainable(model: nn.Module, model_cfg: dict) -> None:
     raise ValueError(f'Nothing to train: the model has 0 trainable parameters ({"; ".join(parts)}). Add a PEFT '
                      "method to model.backbone.peft (e.g. [dict(type='LoRA')]) or make the head trainable "
                      '(model.head.trainable_embeddings=True).')
+
+
+def refuse_untrained(model: nn.Module, config: str) -> None:
+    """``tools/test.py CONFIG`` without a checkpoint: refuse a model with trainable parameters (it would report
+    the metrics of an untrained model as if it were the experiment). Zero-shot configs freeze everything.
+
+    Raises:
+        ValueError: names the config and the number of trainable parameters.
+    """
+    model = model.module if is_model_wrapper(model) else model
+    n = _trainable(model)
+    if n:
+        raise ValueError(f'{config} trains {n:,} parameters but no checkpoint was given: this would evaluate the '
+                         'untrained model. Pass the checkpoint (tools/test.py CONFIG CHECKPOINT), or --untrained '
+                         'to evaluate the model as built.')

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ['fit_temperature', 'apply_temperature', 'logits_from_probs']
+__all__ = ['fit_temperature', 'apply_temperature', 'logits_from_probs', 'read_temperature']
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -55,3 +55,29 @@ def apply_temperature(logits: ArrayLike, temperature: float) -> np.ndarray:
 def logits_from_probs(probs: ArrayLike, eps: float = 1e-12) -> np.ndarray:
     """Log-probabilities (valid logits for temperature scaling) from probabilities, clipped at ``eps``."""
     return np.log(np.clip(np.asarray(probs, dtype=np.float64), eps, None))
+
+
+def read_temperature(spec: Union[str, float]) -> float:
+    """``T`` from a number or from the JSON that ``tools/analysis/calibrate.py --out`` writes (``temperature``).
+
+    Raises:
+        FileNotFoundError / KeyError / ValueError: naming the file or value.
+    """
+    import json
+    import os.path as osp
+    if isinstance(spec, (int, float)):
+        value = float(spec)
+    else:
+        try:
+            value = float(spec)
+        except ValueError:
+            if not osp.isfile(spec):
+                raise FileNotFoundError(f'--temperature {spec!r}: neither a number nor an existing file.') from None
+            with open(spec) as f:
+                data = json.load(f)
+            if not isinstance(data, dict) or 'temperature' not in data:
+                raise KeyError(f'{spec}: no "temperature" entry (expected the JSON of calibrate.py --out).')
+            value = float(data['temperature'])
+    if not value > 0:
+        raise ValueError(f'temperature must be > 0, got {value} ({spec}).')
+    return value

@@ -5,7 +5,7 @@ Used by the tests and by the offline demo assets (:mod:`mmmedfm.utils.demo_asset
 import json
 import os
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -15,18 +15,23 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 def make_tiny_open_clip(out_dir: str, seed: int = 0, safetensors: bool = False, image_size: int = 32,
                         patch_size: int = 16, width: int = 32, layers: int = 1, embed_dim: int = 16,
-                        mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3)) -> str:
+                        mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3), timm_model_name: Optional[str] = None) -> str:
     """open_clip model in the hf-hub layout: ``open_clip_config.json`` + ``open_clip_pytorch_model.bin``.
 
     With ``image_size=224, patch_size=16`` it has the token layout of OpenAI CLIP ``ViT-B-16`` (1 + 196
-    tokens, ``transformer.resblocks``, ``nn.MultiheadAttention``, ``proj``) at toy width.
+    tokens, ``transformer.resblocks``, ``nn.MultiheadAttention``, ``proj``) at toy width. With
+    ``timm_model_name`` (e.g. ``'vit_tiny_patch16_224'``; 224 px, the trunk's own size) the image tower is
+    BiomedCLIP's kind: an open_clip ``TimmModel`` (timm trunk with fused ``attn.qkv``, linear projection head).
     """
     import open_clip
     os.makedirs(out_dir, exist_ok=True)
+    vision_cfg = dict(image_size=image_size, layers=layers, width=width, head_width=16, patch_size=patch_size)
+    if timm_model_name:
+        vision_cfg = dict(image_size=224, timm_model_name=timm_model_name, timm_model_pretrained=False,
+                          timm_pool='', timm_proj='linear')
     config = dict(
         model_cfg=dict(embed_dim=embed_dim,
-                       vision_cfg=dict(image_size=image_size, layers=layers, width=width, head_width=16,
-                                       patch_size=patch_size),
+                       vision_cfg=vision_cfg,
                        text_cfg=dict(context_length=77, vocab_size=49408, width=width, heads=2, layers=layers)),
         preprocess_cfg=dict(mean=list(mean), std=list(std)))
     with open(osp.join(out_dir, 'open_clip_config.json'), 'w') as f:

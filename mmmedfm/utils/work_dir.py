@@ -54,14 +54,21 @@ def check_work_dir(cfg, resume: bool = False, force: bool = False, write: bool =
         write (bool): Record the definition (rank 0 only). Defaults to True.
 
     Raises:
+        ValueError: ``experiment.json`` is unreadable (truncated); names the file.
         FileExistsError: ``cfg.work_dir`` holds a different experiment; names the file and the first keys
             that differ. Nothing in the work dir has been touched.
     """
     path = osp.join(cfg.work_dir, EXPERIMENT_FILE)
     new = experiment_definition(cfg)
     if osp.isfile(path) and not (resume or force):
-        with open(path) as f:
-            old = json.load(f)
+        try:
+            with open(path) as f:
+                old = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f'{path} is not valid JSON ({e}); it records the experiment of --work-dir '
+                             f'{cfg.work_dir} and is probably truncated. Nothing was changed: use another '
+                             '--work-dir, --resume to continue that run, or --force to write into it (which '
+                             'rewrites the file).') from None
         changes = diff_definitions(old, new)
         if changes:
             shown = '\n  '.join(changes[:8]) + (f'\n  ... ({len(changes) - 8} more)' if len(changes) > 8 else '')

@@ -88,6 +88,7 @@ def test_zero_shot_classifier_equals_head(cfg):
     assert weights.shape == (4, 16)
 
 
+@pytest.mark.e2e
 def test_extract_tool(cfg, tmp_path, capsys):
     from tests.helpers import load_tool
     path = tmp_path / 'cfg.py'

@@ -147,6 +147,7 @@ def test_heatmap_size_and_colours(slides, model):
     np.testing.assert_array_equal(img[:20, :20], pred.thumbnail[:20, :20])  # glass, no tile: unchanged
 
 
+@pytest.mark.e2e
 def test_tool_writes_outputs_and_resumes(slides, opts, tmp_path):
     tool = load_tool('tools/predict_wsi.py')
     folder, out = osp.dirname(slides['tissue']), str(tmp_path / 'out')
@@ -198,6 +199,7 @@ def test_bad_slides_one_clear_message_each(slides, model, tmp_path):
     assert len(pred.tiles) == 24 and pred.tiles.mpp.isna().all() and set(pred.tiles.level) == {1}
 
 
+@pytest.mark.e2e
 def test_tool_folder_with_a_bad_slide_reports_it(slides, opts, tmp_path):
     folder = tmp_path / 'mixed'
     folder.mkdir()
@@ -221,6 +223,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.dist
+@pytest.mark.timeout(900)
+@pytest.mark.e2e
 def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
     """``tools/dist_predict_wsi.sh ... 2`` (torchrun, gloo on CPU): each rank predicts its own slide, rank 0
     writes the summary, and the results equal those of one process."""

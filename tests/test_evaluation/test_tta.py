@@ -50,10 +50,11 @@ def test_tta_is_the_mean_of_the_transformed_predictions(demo_cfg_options, sicapv
         assert sample.wsi_id == 'w'  # slide ids survive the merge, for WSIMetric
 
 
+@pytest.mark.e2e
 def test_test_tool_tta_writes_clinical_figures(tmp_path, demo_cfg_options):
     test = load_tool('tools/test.py')
     opts = dict(demo_cfg_options, **{'tta_pipeline.1.scale': (64, 64)})
-    metrics = test.main([DEMO, '--tta', '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
+    metrics = test.main([DEMO, '--tta', '--untrained', '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
     assert metrics['wsi/num_slides'] == 12  # 4 classes x 3 synthetic slides
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
     for name in ('cls_confusion_matrix.png', 'cls_confusion_matrix.csv', 'cls_reliability.png',

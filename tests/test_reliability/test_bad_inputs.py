@@ -138,6 +138,7 @@ def test_missing_local_weights(tmp_path, demo_cfg_options, monkeypatch):
         _train(tmp_path, dict(demo_cfg_options, **{'model.foundation_model': missing}))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('key', ['model.backbon.peft', 'train_dataloader.datset.num_shots'])
 def test_bad_cfg_options_key(tmp_path, key):
     bad = key.split('.')[1]
@@ -159,6 +160,7 @@ def test_prompts_missing_a_class(tmp_path, demo_cfg_options):
         _train(tmp_path, opts)
 
 
+@pytest.mark.e2e
 def test_missing_config_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='configs/nope.py'):
         load_tool('tools/train.py').main(['configs/nope.py', '--work-dir', str(tmp_path)])

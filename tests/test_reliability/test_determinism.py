@@ -1,4 +1,5 @@
 """Same config + seed -> identical weights and metrics twice (CPU, deterministic=True, random augmentation on)."""
+import pytest
 import torch
 
 from mmmedfm.utils.compat import safe_torch_load
@@ -6,6 +7,7 @@ from tests.helpers import cli_options, load_tool
 from tests.test_reliability.utils import DEMO, last_metrics
 
 
+@pytest.mark.e2e
 def test_same_seed_gives_identical_runs(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     opts = dict(demo_cfg_options, **{'randomness.seed': 3, 'randomness.deterministic': True})

@@ -1,5 +1,6 @@
 """``tools/dist_train.sh CONFIG 2`` (torchrun, gloo on CPU): same global batch -> same weights and metrics as
 one process; distributed evaluation sees each validation sample exactly once (odd-sized val set)."""
+import pytest
 import os
 import os.path as osp
 import socket
@@ -31,6 +32,9 @@ def _opts(demo_cfg_options, batch):
         'val_dataloader.dataset.indices': VAL_SIZE, 'val_dataloader.batch_size': 5})
 
 
+@pytest.mark.dist
+@pytest.mark.timeout(900)
+@pytest.mark.e2e
 def test_two_processes_match_one(tmp_path, demo_cfg_options):
     cfg = write_config(tmp_path / 'cfg.py', val_evaluator=[dict(type='BalancedAccuracy', num_classes=4),
                                                            dict(type='SampleCount')])
@@ -57,6 +61,7 @@ def test_two_processes_match_one(tmp_path, demo_cfg_options):
     assert abs(m1['cls/balanced_accuracy'] - m2['cls/balanced_accuracy']) <= 1e-6
 
 
+@pytest.mark.e2e
 def test_slurm_train_passes_mmpretrain_arguments(tmp_path):
     """slurm_train.sh PARTITION JOB CONFIG WORK_DIR [args] -> srun ... python -u tools/train.py CONFIG
     --work-dir=WORK_DIR --launcher=slurm [args] (as MMPretrain's); srun is faked to record its argv."""

@@ -24,6 +24,7 @@ def _assert_same_weights(a, b):
         torch.testing.assert_close(sb[k], v, rtol=0, atol=0, msg=k)
 
 
+@pytest.mark.e2e
 def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     # Two dataloader workers, not persistent: workers are re-forked each epoch from the per-epoch seed.
     opts = _opts(demo_cfg_options, **{'train_dataloader.num_workers': 2})
@@ -60,6 +61,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     assert full['cls/balanced_accuracy'] == resumed['cls/balanced_accuracy']
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('drop,same', [((), True), (('EpochSeedHook', ), False)])
 def test_resume_needs_the_epoch_seed_hook(tmp_path, demo_cfg_options, drop, same):
     """In-process cut/resume (num_workers=0): exact with EpochSeedHook; without it the augmentation of the

@@ -58,6 +58,7 @@ def test_mmengine_load_checkpoint_refuses_pickle(malicious):
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_test_tool_refuses_pickle(malicious, demo_cfg_options, tmp_path):
     path, marker = malicious
     test = load_tool('tools/test.py')
@@ -67,6 +68,7 @@ def test_test_tool_refuses_pickle(malicious, demo_cfg_options, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_train_load_from_refuses_pickle(malicious, demo_cfg_options, tmp_path):
     path, marker = malicious
     train = load_tool('tools/train.py')
@@ -76,6 +78,7 @@ def test_train_load_from_refuses_pickle(malicious, demo_cfg_options, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_truncated_checkpoint_names_the_file(truncated, demo_cfg_options, tmp_path):
     with pytest.raises(RuntimeError, match=r"cut\.pth.*truncated"):
         safe_torch_load(str(truncated))

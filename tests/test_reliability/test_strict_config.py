@@ -24,6 +24,7 @@ def test_lora_alpha_zero_would_train_nothing():
     assert float(layer.lora_B.weight.grad.abs().max()) == 0. and float(layer.lora_A.weight.grad.abs().max()) == 0.
 
 
+@pytest.mark.e2e
 def test_zero_trainable_parameters_is_refused(tmp_path, demo_cfg_options):
     opts = dict(demo_cfg_options, **{'model.backbone.peft': '[]'})
     with pytest.raises(ValueError, match=r'Nothing to train: the model has 0 trainable parameters '

@@ -17,12 +17,12 @@ CLASSES = ['NC', 'G3', 'G4', 'G5']
 
 
 def _trainable_only_checkpoint(path, opts, seed):
-    """A PEFT checkpoint with only the (randomised) LoRA tensors, plus one key the model does not have."""
+    """A PEFT checkpoint with only the (randomised) LoRA tensors."""
     model = init_model(DEMO, None, 'cpu', opts)
     gen = torch.Generator().manual_seed(seed)
     state = {n: torch.randn(p.shape, generator=gen) * 0.5 for n, p in model.named_parameters() if p.requires_grad}
     assert state and all('lora_' in n for n in state)
-    torch.save(dict(state_dict=dict(state, **{'head.not_a_param': torch.zeros(1)})), path)
+    torch.save(dict(state_dict=state), path)
     return str(path)
 
 
@@ -38,11 +38,12 @@ def _reference_probs(opts, checkpoint):
     return torch.stack(scores).numpy(), paths, wsi
 
 
+@pytest.mark.e2e
 def test_predict_csv_with_trainable_only_checkpoint(tmp_path, demo_cfg_options):
     ckpt = _trainable_only_checkpoint(tmp_path / 'lora_only.pth', demo_cfg_options, seed=0)
     model = init_model(DEMO, ckpt, 'cpu', demo_cfg_options)
-    assert model.load_report['unexpected'] == ['head.not_a_param']
-    assert model.load_report['missing_trainable'] == [] and model.load_report['missing']  # frozen ones
+    assert model.load_report['unexpected'] == [] and model.load_report['missing_trainable'] == []
+    assert model.load_report['missing']  # the frozen foundation weights, filled from the model
     expected, paths, wsi = _reference_probs(demo_cfg_options, ckpt)
     listing = tmp_path / 'list.csv'
     pd.DataFrame(dict(image=[osp.basename(p) for p in paths], slide_id=wsi)).to_csv(listing, index=False)
@@ -82,7 +83,11 @@ def test_predict_bad_inputs(tmp_path, demo_cfg_options):
 
 
 def test_ensemble_averages_member_probabilities(tmp_path, demo_cfg_options):
-    ckpts = [_trainable_only_checkpoint(tmp_path / f'seed{s}.pth', demo_cfg_options, seed=s) for s in (1, 2)]
+    # two runs' checkpoints with the same file name: rows are keyed by path, they must not collide
+    for s in (1, 2):
+        (tmp_path / f'seed{s}').mkdir()
+    ckpts = [_trainable_only_checkpoint(tmp_path / f'seed{s}' / 'epoch_20.pth', demo_cfg_options, seed=s)
+             for s in (1, 2)]
     ens = load_tool('tools/analysis/ensemble.py')
     out = ens.main([DEMO, *ckpts, '--out', str(tmp_path / 'ens.csv'),
                     '--cfg-options', *cli_options(demo_cfg_options)])
@@ -91,9 +96,12 @@ def test_ensemble_averages_member_probabilities(tmp_path, demo_cfg_options):
     np.testing.assert_allclose(out['mean'], (members[0] + members[1]) / 2, rtol=1e-4, atol=1e-6)
     df = pd.read_csv(tmp_path / 'ens.csv')
     np.testing.assert_allclose(df.filter(like='prob_').to_numpy(), out['mean'], rtol=1e-6)
-    assert set(out['table'].index) == {'seed1.pth', 'seed2.pth', 'ensemble'}
+    assert list(out['table'].index) == ['seed1/epoch_20.pth', 'seed2/epoch_20.pth', 'ensemble']
+    with pytest.raises(ValueError, match='listed twice'):
+        ens.main([DEMO, ckpts[0], ckpts[0], '--cfg-options', *cli_options(demo_cfg_options)])
 
 
+@pytest.mark.e2e
 def test_calibrate_reports_before_after(tmp_path, demo_cfg_options, capsys):
     ckpt = _trainable_only_checkpoint(tmp_path / 'c.pth', demo_cfg_options, seed=3)
     cal = load_tool('tools/analysis/calibrate.py')
@@ -104,3 +112,23 @@ def test_calibrate_reports_before_after(tmp_path, demo_cfg_options, capsys):
     assert res['temperature'] > 0 and res['after']['nll'] <= res['before']['nll'] + 1e-9
     assert res['after']['accuracy'] == res['before']['accuracy']
     assert json.loads((tmp_path / 'cal.json').read_text())['temperature'] == pytest.approx(res['temperature'])
+    assert res['plot'] == str(tmp_path / 'cal_reliability.png') and osp.getsize(res['plot']) > 10_000
+    # the fitted temperature reaches predictions: softmax(logits / T), computed here from the plain probabilities
+    ref, paths, _ = _reference_probs(demo_cfg_options, ckpt)
+    t = res['temperature']
+    expected = torch.softmax(torch.from_numpy(ref).double().log() / t, -1).numpy()
+    assert abs(t - 1.) > 1e-3 and not np.allclose(expected, ref, atol=1e-4)
+    df = load_tool('tools/predict.py').main([DEMO, ckpt, paths[0],
+                                             '--out', str(tmp_path / 'p.csv'), '--temperature',
+                                             str(tmp_path / 'cal.json'), '--cfg-options',
+                                             *cli_options(demo_cfg_options)])
+    np.testing.assert_allclose(df.filter(like='prob_').to_numpy()[0], expected[0], rtol=1e-4, atol=1e-6)
+    clean = torch.load(ckpt)
+    clean['state_dict'].pop('head.not_a_param')  # tools/test.py loads strictly
+    torch.save(clean, tmp_path / 'clean.pth')
+    load_tool('tools/test.py').main([DEMO, str(tmp_path / 'clean.pth'), '--temperature', str(tmp_path / 'cal.json'), '--work-dir',
+                                     str(tmp_path / 'test'), '--out', str(tmp_path / 'preds.pkl'),
+                                     '--cfg-options', *cli_options(demo_cfg_options)])
+    import mmengine
+    scores = np.stack([r['pred_score'].numpy() for r in mmengine.load(str(tmp_path / 'preds.pkl'))])
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-6)

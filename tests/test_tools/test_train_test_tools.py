@@ -18,6 +18,7 @@ def _no_random_aug(opts):
                          'train_dataloader.dataset.pipeline.3.prob': 0.})
 
 
+@pytest.mark.e2e
 def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     runner = train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(demo_cfg_options)])
@@ -35,6 +36,7 @@ def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
 
 
+@pytest.mark.e2e
 def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     opts = _no_random_aug(demo_cfg_options)
@@ -49,6 +51,7 @@ def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
         torch.testing.assert_close(resumed['state_dict'][k], v, rtol=0, atol=0, msg=k)
 
 
+@pytest.mark.e2e
 def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch):
     from mmmedfm.models.utils.hub import ModelNotAvailableError
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
@@ -58,6 +61,7 @@ def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch)
         train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', *cli_options(opts)])
 
 
+@pytest.mark.e2e
 def test_bad_cfg_option_key_is_refused(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     with pytest.raises(KeyError, match='trian_dataloader'):

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
 
 # Child 1 lists the third-party modules that mmmedfm pulls in; child 2 imports them first, snapshots every
@@ -55,6 +57,7 @@ print(json.dumps(dict(changed=changed, removed=removed, added=added)))
 '''
 
 
+@pytest.mark.slow
 def test_import_patches_only_the_safe_loader():
     env_run = dict(cwd=ROOT, capture_output=True, text=True, timeout=300)
     listed = subprocess.run([sys.executable, '-c', LIST], **env_run)

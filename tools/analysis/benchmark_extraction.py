@@ -12,9 +12,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 
 def main(argv=None):
@@ -23,7 +21,7 @@ def main(argv=None):
     parser.add_argument('--split', default='test', choices=['train', 'val', 'test'])
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--device', default=None)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = parser.parse_args(argv)
     import torch
     from mmmedfm.apis import extract_features

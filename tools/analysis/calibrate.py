@@ -15,10 +15,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
 
 from mmmedfm.apis import infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import apply_temperature, classification_metrics, fit_temperature  # noqa: E402
+from mmmedfm.evaluation.plots import save_reliability_comparison  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'ece', 'nll', 'brier')
 
@@ -30,11 +31,13 @@ def parse_args(argv=None):
     parser.add_argument('--calib-ann-file', help='annotation file of the calibration split (replaces '
                         "val_dataloader.dataset.ann_file)")
     parser.add_argument('--out', help='write the temperature and metrics to this JSON file')
+    parser.add_argument('--plot', help='before/after reliability diagram (PNG); default: next to --out '
+                        '(<out>_reliability.png)')
     parser.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
     parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
@@ -66,11 +69,19 @@ def main(argv=None):
         print(f'{key:<20}{before[key]:>10.4f}{after[key]:>10.4f}')
     result = dict(temperature=temperature, num_calib=int(len(val_y)), num_test=int(len(test_y)),
                   before=before, after=after)
+    plot = args.plot or (osp.splitext(args.out)[0] + '_reliability.png' if args.out else None)
+    if plot:
+        save_reliability_comparison({'before (T = 1)': apply_temperature(test_logits, 1.),
+                                     f'after (T = {temperature:.3f})': apply_temperature(test_logits, temperature)},
+                                    test_y, plot)
+        print(f'reliability diagrams (test split, before/after): {plot}')
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)
-    return result
+        print(f'apply it: tools/test.py CONFIG CKPT --temperature {args.out} (or tools/predict.py ... '
+              f'--temperature {args.out})')
+    return dict(result, plot=plot)
 
 
 if __name__ == '__main__':

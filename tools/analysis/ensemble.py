@@ -17,10 +17,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 
 from mmmedfm.apis import class_names_of, infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import aggregate_by_group, average_probabilities, classification_metrics  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'macro_f1', 'kappa_quadratic', 'auroc_macro', 'ece', 'nll')
 
@@ -35,8 +35,23 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=0)
     parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
+
+
+def member_names(paths):
+    """Row name per checkpoint: the shortest trailing part of its path that tells it apart from the others
+    (``seed0/epoch_20.pth`` and ``seed1/epoch_20.pth``, not two ``epoch_20.pth``)."""
+    full = [osp.normpath(osp.abspath(p)) for p in paths]
+    if len(set(full)) != len(full):
+        dup = next(p for p, f in zip(paths, full) if full.count(f) > 1)
+        raise ValueError(f'Checkpoint {dup} is listed twice: an ensemble of one model with itself.')
+    parts = [f.split(os.sep) for f in full]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        names = ['/'.join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    return full
 
 
 def _metrics(y, probs, groups):
@@ -55,6 +70,7 @@ def main(argv=None):
     for ckpt in args.checkpoints:
         if not osp.isfile(ckpt):
             raise FileNotFoundError(f'Checkpoint not found: {ckpt}')
+    member_names(args.checkpoints)  # refuse duplicates before the slow part
     members, y, metas, names = [], None, None, None
     for ckpt in args.checkpoints:
         model = init_model(args.config, ckpt, args.device, args.cfg_options)
@@ -64,7 +80,7 @@ def main(argv=None):
         del model
     mean, spread = average_probabilities(members)
     groups = np.array([m['wsi_id'] for m in metas]) if metas and all('wsi_id' in m for m in metas) else None
-    rows = {osp.basename(c): _metrics(y, p, groups) for c, p in zip(args.checkpoints, members)}
+    rows = {name: _metrics(y, p, groups) for name, p in zip(member_names(args.checkpoints), members)}
     rows['ensemble'] = _metrics(y, mean, groups)
     table = pd.DataFrame(rows).T
     cols = [c for c in (*REPORTED, 'wsi_accuracy', 'wsi_balanced_accuracy') if c in table.columns]

@@ -12,9 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -23,7 +21,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', nargs='?', default=None, help='omit to evaluate the untrained adaptor')
     parser.add_argument('--shots', type=int, nargs='+', default=None)
     parser.add_argument('--seeds', type=int, nargs='+', default=None)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args(argv)
 
 

@@ -14,10 +14,9 @@ from copy import deepcopy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import pandas as pd  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mmmedfm.utils.cli import read_config  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 
 SPLITS = ('train', 'val', 'test')
@@ -27,7 +26,7 @@ FEW_SHOT_KEYS = ('num_shots', 'shot_seed', 'num_wsis', 'wsi_selection', 'wsi_see
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--splits', nargs='+', default=list(SPLITS), choices=SPLITS, help='splits to check')
     parser.add_argument('--no-read', action='store_true',
                         help='only check that image files exist (skip decoding them; faster on big datasets)')

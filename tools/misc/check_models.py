@@ -21,9 +21,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmmedfm.models.manifest import KNOWN_MODELS, find_model  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 WEIGHT_FILES = ('*.safetensors', '*.bin', '*.pth', '*.pt')
 
@@ -151,7 +150,7 @@ def check_config(path: str, cfg_options=None) -> list:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', help='check (build) every pretrained part this config needs')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--verify', action='store_true', help='check sha256 of local files where known')
     args = parser.parse_args(argv)
     if args.config:

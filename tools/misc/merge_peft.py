@@ -13,12 +13,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-from mmmedfm.utils.cli import read_config  # noqa: E402
 
 from mmmedfm.models.peft.checkpoint import complete_state_dict, merged_state_dict, plain  # noqa: E402
 from mmmedfm.registry import MODELS  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
 from mmmedfm.utils.compat import safe_torch_load  # noqa: E402
 
@@ -28,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='output .pth file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -38,6 +36,12 @@ def main(argv=None) -> str:
         raise ValueError(f'--out {args.out} would overwrite the input checkpoint')
     register_all_modules()
     cfg = read_config(args.config, args.cfg_options)
+    # Seed as the Runner does before it builds the model: a backbone without pretrained weights (a random
+    # init, e.g. the demo's) then gets the same frozen weights as in training.
+    from mmengine.runner import set_random_seed
+    randomness = dict(cfg.get('randomness') or {})
+    if randomness.get('seed') is not None:
+        set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False))
     model = MODELS.build(cfg.model)
     ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
     model.load_state_dict(complete_state_dict(model, ckpt.get('state_dict', ckpt), args.checkpoint))
@@ -49,4 +53,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    from mmmedfm.utils.cli import run_cli
+    run_cli(main)

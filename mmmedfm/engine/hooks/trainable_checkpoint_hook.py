@@ -1,5 +1,5 @@
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from mmmedfm.models.peft.checkpoint import complete_state_dict, plain, trainable_state_dict
 from mmmedfm.registry import HOOKS
@@ -35,7 +35,9 @@ class TrainableCheckpointHook(Hook):
 
     @staticmethod
     def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        # test-time wrappers (--tta, --temperature): MMEngine loads the checkpoint into the wrapped model
+        return model.module if isinstance(model, BaseTTAModel) else model
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.save_frozen:

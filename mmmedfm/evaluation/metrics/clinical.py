@@ -30,7 +30,7 @@ class ClinicalMetric(BaseMetric):
     """Patch-level clinical metrics, the confusion matrix (PNG + CSV) and a reliability diagram (PNG).
 
     Keys (``{prefix}/...``): ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``precision_{class}``,
-    ``recall_{class}`` (percent); ``kappa_quadratic``, ``auroc_macro``, ``ece``, ``nll``, ``brier`` (natural
+    ``recall_{class}`` (percent; spaces in class names become ``_``); ``kappa_quadratic``, ``auroc_macro``, ``ece``, ``nll``, ``brier`` (natural
     scale; see :func:`mmmedfm.evaluation.functional.classification_metrics`), plus ``kappa_linear`` and
     ``ordinal_mae`` when ``ordinal``. Data samples need ``pred_score`` (probabilities) and ``gt_label``.
 
@@ -89,7 +89,8 @@ class ClinicalMetric(BaseMetric):
         y_pred = probs.argmax(1)
         for name, p, r in zip(classes, per_class_precision(y, y_pred, num_classes),
                               per_class_recall(y, y_pred, num_classes)):
-            out[f'precision_{name}'], out[f'recall_{name}'] = 100. * p, 100. * r
+            key = '_'.join(str(name).split())  # metric keys have no spaces
+            out[f'precision_{key}'], out[f'recall_{key}'] = 100. * p, 100. * r
         cm = confusion(y, y_pred, num_classes)
         print_log(f'{tag}: confusion matrix over {len(y)} samples (rows: true, cols: predicted; '
                   f'classes {classes}):\n{cm}', logger='current')

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mmmedfm.registry import PEFT_METHODS
-from .utils import match_modules, replace_module
+from .utils import candidate_names, match_modules, replace_module
 
 QKV_PARTS = ('q', 'k', 'v')
 
@@ -196,7 +196,10 @@ class LoRA:
                              '(e.g. "attn"), which adapts in_proj_weight and out_proj.')
         if not names:
             raise ValueError(f'LoRA targets {self.targets} match no nn.Linear or nn.MultiheadAttention in '
-                             f'{module.__class__.__name__}; check `peft[...].targets` in the config.')
+                             f'{module.__class__.__name__}; its candidates are '
+                             f'{candidate_names(module, (nn.Linear, nn.MultiheadAttention))} (or full-name '
+                             'regexes). Set `peft[...].targets` in the config, or take `lora_qkv` from the model '
+                             'base.')
         added = []
         for name in names:
             base = module.get_submodule(name)

@@ -22,6 +22,12 @@ def match_modules(module: nn.Module, targets: Sequence[str], types: Tuple[type, 
     return names
 
 
+def candidate_names(module: nn.Module, types: Tuple[type, ...]) -> List[str]:
+    """Sorted distinct last name components of the sub-modules of the given ``types`` (what ``targets`` may
+    name), for error messages."""
+    return sorted({name.split('.')[-1] for name, mod in module.named_modules() if name and isinstance(mod, types)})
+
+
 def replace_module(root: nn.Module, name: str, new: nn.Module) -> None:
     """Set ``root.<name> = new`` for a dotted ``name``."""
     parent_name, _, child = name.rpartition('.')

@@ -54,15 +54,17 @@ class VisualPrompts(nn.Module):
         self.num_prefix_tokens, self.seq_dim = num_prefix_tokens, 0 if seq_first else 1
         n = len(blocks) if self.deep else 1
         for i in range(n):
-            self._handles.append(blocks[i].register_forward_pre_hook(self._pre_hook(i), with_kwargs=True))
-        self._handles.append(blocks[len(blocks) - 1].register_forward_hook(self._strip_hook))
+            self._handles.append(blocks[i].register_forward_pre_hook(_PromptHook(self, i), with_kwargs=True))
+        self._handles.append(blocks[len(blocks) - 1].register_forward_hook(_PromptHook(self, -1)))
 
     def _prompt(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         p = self.dropout(self.prompts[layer]).to(x.dtype)  # (n, D)
         batch = x.shape[1 - self.seq_dim]
         return p.unsqueeze(1 - self.seq_dim).expand(*((batch, -1, -1) if self.seq_dim else (-1, batch, -1)))
 
-    def _splice(self, x: torch.Tensor, layer: int, mode: str) -> torch.Tensor:
+    def splice(self, x: torch.Tensor, layer: int, mode: str) -> torch.Tensor:
+        """``'insert'`` this layer's prompts after the prefix tokens, ``'replace'`` the previous layer's prompt
+        outputs by them, or ``'strip'`` the prompt outputs."""
         k, n, d = self.num_prefix_tokens, self.num_tokens, self.seq_dim
         head, tail = x.narrow(d, 0, k), x.narrow(d, k, x.shape[d] - k)
         if mode != 'insert':  # replace/strip: drop the previous prompt outputs
@@ -70,25 +72,34 @@ class VisualPrompts(nn.Module):
         parts = [head, tail] if mode == 'strip' else [head, self._prompt(layer, x), tail]
         return torch.cat(parts, d)
 
-    def _pre_hook(self, layer: int):
-        mode = 'insert' if layer == 0 else 'replace'
-
-        def hook(module, args, kwargs):
-            if args:
-                return (self._splice(args[0], layer, mode), *args[1:]), kwargs
-            key = next(k for k, v in kwargs.items() if torch.is_tensor(v))  # hidden_states / x / q_x
-            return args, dict(kwargs, **{key: self._splice(kwargs[key], layer, mode)})
-        return hook
-
-    def _strip_hook(self, module, args, out):
-        if isinstance(out, tuple):
-            return (self._splice(out[0], 0, 'strip'), *out[1:])
-        return self._splice(out, 0, 'strip')
-
     def remove_hooks(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+
+
+class _PromptHook:
+    """A hook that holds its :class:`VisualPrompts` as an attribute (not a closure), so that ``deepcopy`` of the
+    model (MMEngine's EMA model, TTA wrappers) gives the copy hooks bound to the copy's own prompts.
+
+    ``layer >= 0``: forward pre-hook of block ``layer`` (insert at 0, replace after); ``-1``: forward hook of the
+    last block (strip).
+    """
+
+    def __init__(self, vpt: VisualPrompts, layer: int):
+        self.vpt, self.layer = vpt, layer
+
+    def __call__(self, module, args, *rest):
+        if self.layer < 0:  # forward hook: (module, args, output)
+            out = rest[0]
+            if isinstance(out, tuple):
+                return (self.vpt.splice(out[0], 0, 'strip'), *out[1:])
+            return self.vpt.splice(out, 0, 'strip')
+        kwargs, mode = rest[0], 'insert' if self.layer == 0 else 'replace'
+        if args:
+            return (self.vpt.splice(args[0], self.layer, mode), *args[1:]), kwargs
+        key = next(k for k, v in kwargs.items() if torch.is_tensor(v))  # hidden_states / x / q_x
+        return args, dict(kwargs, **{key: self.vpt.splice(kwargs[key], self.layer, mode)})
 
 
 def _num_prefix_tokens(module: nn.Module) -> int:

@@ -1,6 +1,8 @@
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
+import torch
+
 from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmmedfm.registry import MODELS
@@ -53,6 +55,9 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
             tag (``openai``) or a checkpoint file; see :func:`image_norm_from_model`.
         mean, std (Sequence[float], optional): Explicit constants (0-255 units); override the model's.
         to_rgb (bool): Images are loaded as BGR by ``LoadImageFromFile``; VLMs expect RGB. Defaults to True.
+        augment (dict, optional): A :class:`TensorAugment` config: per-sample flips / quarter turns / colour
+            jitter of the training batch on the device (before normalisation), seeded by each sample's
+            ``sample_idx`` and the training iteration. Defaults to None (augment in the dataset pipeline).
         **kwargs: Other ``ClsDataPreprocessor`` arguments.
     """
 
@@ -62,7 +67,34 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  to_rgb: bool = True,
+                 augment: Optional[dict] = None,
                  **kwargs):
         if mean is None and pretrained is not None:
             mean, std = image_norm_from_model(pretrained, model_name)
         super().__init__(mean=mean, std=std, to_rgb=to_rgb, **kwargs)
+        self.augment = MODELS.build(dict(dict(type='TensorAugment'), **augment)) if augment is not None else None
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        if training and self.augment is not None:
+            from mmengine.logging import MessageHub
+            inputs = self.cast_data(data['inputs'])
+            inputs = torch.stack(list(inputs)) if isinstance(inputs, (list, tuple)) else inputs
+            index = torch.tensor([int(s.metainfo['sample_idx']) for s in data['data_samples']],
+                                 device=inputs.device)
+            step = MessageHub.get_current_instance().get_info('iter', 0)
+            data = dict(data, inputs=self.augment(inputs, index, step=step, bgr=self.to_rgb))
+        inputs = data['inputs']
+        if not (isinstance(inputs, torch.Tensor) and self._enable_normalize and self.pad_size_divisor <= 1):
+            return super().forward(data, training)
+        # Batched tensor: channel swap on the (uint8) input and in-place normalisation, one float buffer
+        # instead of three; the same numbers as the parent's ``(x.flip(1).float() - mean) / std``.
+        inputs = self.cast_data(inputs)
+        if self.to_rgb and inputs.size(1) == 3:
+            inputs = inputs.flip(1)
+        inputs = inputs.float().sub_(self.mean).div_(self.std) if not inputs.is_floating_point() else \
+            (inputs.float() - self.mean) / self.std
+        to_rgb, self.to_rgb, self._enable_normalize = self.to_rgb, False, False
+        try:  # the parent now only collates the labels / batch augments
+            return super().forward(dict(data, inputs=inputs), training)
+        finally:
+            self.to_rgb, self._enable_normalize = to_rgb, True

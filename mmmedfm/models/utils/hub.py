@@ -65,8 +65,12 @@ def load_hf(loader: Callable, name_or_path: str, config_key: Optional[str] = Non
     if not is_local(name_or_path) and (name_or_path.startswith(('.', '/', '~')) or os.sep + os.sep in name_or_path):
         raise ModelNotAvailableError(f'Local model path {name_or_path!r} does not exist. '
                                      + missing_model_message(name_or_path, config_key))
+    from .load_memo import memoised_load
+    owner = getattr(loader, '__self__', None)  # memoise bound ``from_pretrained`` methods only
+    key = None if owner is None else ('hf', getattr(owner, '__qualname__', repr(owner)), loader.__name__,
+                                      name_or_path, repr(sorted(kwargs.items())))
     try:
-        return loader(name_or_path, **kwargs)
+        return memoised_load(key, lambda: loader(name_or_path, **kwargs))
     except (OSError, ValueError) as e:
         if is_local(name_or_path) and isinstance(e, OSError):
             raise ModelNotAvailableError(

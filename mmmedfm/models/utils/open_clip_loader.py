@@ -74,7 +74,10 @@ def load_open_clip(pretrained: str, model_name: Optional[str] = None,
     if text_cfg is not None:
         kwargs.setdefault('text_cfg', text_cfg)
     try:
-        model = open_clip.create_model(oc_name, pretrained=oc_pretrained, require_pretrained=True, **kwargs)
+        from .load_memo import memoised_load
+        model = memoised_load(('open_clip', oc_name, oc_pretrained, repr(sorted(kwargs.items()))),
+                              lambda: open_clip.create_model(oc_name, pretrained=oc_pretrained,
+                                                             require_pretrained=True, **kwargs))
     except (RuntimeError, OSError) as e:
         if oc_name.startswith('local-dir:') or (oc_pretrained and is_local(oc_pretrained)):
             raise

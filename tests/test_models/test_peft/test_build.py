@@ -71,3 +71,10 @@ def test_tower_outputs_share_one_pass(tiny_clip_dir):
                                       normalize=False)).eval()
             torch.testing.assert_close(tower(x)[0], want)
             assert tower.embed_dim == want.shape[-1]
+
+
+def test_unmatched_lora_target_lists_the_candidates():
+    from mmmedfm.models.peft import apply_peft
+    from tests.test_models.test_peft._tiny import open_clip_vit
+    with pytest.raises(ValueError, match=r"candidates are \['attn', 'c_fc', 'c_proj', 'out_proj'\]"):
+        apply_peft(open_clip_vit(), [dict(type='LoRA', targets=['q_proj', 'k_proj', 'v_proj'])])

@@ -99,6 +99,7 @@ def test_init_is_seeded_bounded_and_eval_deterministic():
         a.train()
         assert (a(x) - a(x)).abs().max() > 0  # prompt dropout acts in training only
     a.vpt.prompts.sum().backward()
+    torch.testing.assert_close(a.vpt.prompts.grad, torch.ones_like(a.vpt.prompts))  # a trainable leaf
 
 
 def test_hf_backbone_config_and_errors(tiny_clip_dir):
@@ -107,7 +108,7 @@ def test_hf_backbone_config_and_errors(tiny_clip_dir):
                                                      dict(type='LayerNormAffine')])
     assert m.peft_summary['VisualPromptTuning']['params'] == 2 * 32
     m(torch.randn(1, 3, 64, 64))[0].sum().backward()
-    assert m.vpt.prompts.grad is not None and m.vision_model.post_layernorm.weight.grad is not None
+    assert m.vpt.prompts.grad.abs().sum() > 0 and m.vision_model.post_layernorm.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='once'):
         apply_peft(m, [dict(type='VisualPromptTuning')])
     from transformers import CLIPConfig, CLIPModel
@@ -118,3 +119,39 @@ def test_hf_backbone_config_and_errors(tiny_clip_dir):
     with pytest.raises(ValueError, match='blocks=<dotted name>'):  # image and text towers: ambiguous
         apply_peft(whole, [dict(type='VisualPromptTuning')])
     apply_peft(whole, [dict(type='VisualPromptTuning', blocks='vision_model.encoder.layers')])
+
+
+def test_ema_copy_has_its_own_prompts(tiny_clip_dir):
+    """MMEngine's EMAHook deep-copies the model: the copy's hooks must use the copy's prompts."""
+    from types import SimpleNamespace
+
+    from mmengine.hooks import EMAHook
+    model = _tower(pretrained=tiny_clip_dir, peft=[dict(type='VisualPromptTuning', num_tokens=2)]).eval()
+    runner = SimpleNamespace(model=model, iter=0, epoch=0, max_iters=10, max_epochs=1)
+    hook = EMAHook(ema_type='ExponentialMovingAverage', momentum=0.5)
+    hook.before_run(runner)
+    ema = hook.ema_model.module
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before = ema(x)[0]
+        delta = torch.randn_like(ema.vpt.prompts)  # not a constant: the blocks' pre-LayerNorm would remove it
+        ema.vpt.prompts.add_(delta)  # changing the copy's prompts changes the copy's output...
+        changed = ema(x)[0]
+        assert (changed - before).abs().max() > 1e-3
+        model.vpt.prompts.add_(delta)  # ...and changing the original's leaves the copy's output alone
+        torch.testing.assert_close(ema(x)[0], changed)
+        ema.vpt.prompts.sub_(delta)
+    for step in range(3):  # prompts and EMA prompts evolve independently: ema = (1 - m) * ema + m * p
+        with torch.no_grad():
+            model.vpt.prompts.add_(torch.randn_like(model.vpt.prompts))
+        prev = ema.vpt.prompts.detach().clone()
+        runner.iter = step
+        hook.after_train_iter(runner, step)
+        new = model.vpt.prompts.detach()
+        expected = new if step == 0 else prev * 0.5 + new * 0.5  # BaseAveragedModel copies at its first update
+        torch.testing.assert_close(ema.vpt.prompts, expected)
+    assert (ema.vpt.prompts - model.vpt.prompts).abs().max() > 1e-3
+    with torch.no_grad():  # the copy's output is the model's output with the copy's prompts
+        ref = copy.deepcopy(model)
+        ref.vpt.prompts.copy_(ema.vpt.prompts)
+        torch.testing.assert_close(ema(x)[0], ref(x)[0])

@@ -1,0 +1,117 @@
+"""Evaluation throughput with the decoded-image cache versus the JPEG path, same model, side by side.
+
+    python tools/analysis/benchmark_eval_cache.py [--images 400] [--size 300] [--hidden 128 --layers 2]
+
+Writes a synthetic SICAPv2 test split of ``--size``-px JPEG tiles and a PLIP-format CLIP (ViT-B/32 layout,
+width ``--hidden``), then evaluates the split twice through the config's test pipeline, the model's data
+preprocessor and ``model.test_step`` (MMEngine's TestLoop body; bf16 autocast on GPU):
+
+* ``jpeg``: every image decoded and resized on every pass (``cache_decoded=False``);
+* ``decoded cache``: the same split read from the decoded-image cache (built once, before timing; its build
+  time is printed separately).
+
+Both sides use the same DataLoader settings (``--num-workers``, ``--batch``). Prints img/s and the ratio
+(target >= 3x on 2 CPU cores with a small model).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--images', type=int, default=400, help='test images (split over 4 classes)')
+    p.add_argument('--size', type=int, default=300, help='JPEG tile size (px)')
+    p.add_argument('--input-size', type=int, default=224, help="model input size (the config's Resize)")
+    p.add_argument('--hidden', type=int, default=32)
+    p.add_argument('--layers', type=int, default=1)
+    p.add_argument('--heads', type=int, default=2)
+    p.add_argument('--patch-size', type=int, default=32)
+    p.add_argument('--batch', type=int, default=64)
+    p.add_argument('--num-workers', type=int, default=0)
+    p.add_argument('--passes', type=int, default=2, help='timed passes over the split per side')
+    p.add_argument('--work-dir', help='assets and cache (default: a temporary dir)')
+    return p.parse_args(argv)
+
+
+def build_config(model_dir, data_root, args):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py'))
+    cfg.model.foundation_model = model_dir
+    ds = cfg.test_dataloader.dataset
+    ds.data_root = data_root
+    for step in ds.pipeline:
+        if step['type'] == 'Resize':
+            step['scale'] = (args.input_size, args.input_size)
+    return cfg
+
+
+def evaluate(model, dataset, args, device):
+    """img/s of ``model.test_step`` over ``dataset`` (``args.passes`` passes, after one warm-up batch)."""
+    from mmengine.dataset import default_collate
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, num_workers=args.num_workers,
+                                         collate_fn=default_collate, persistent_workers=args.num_workers > 0)
+    amp = torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else torch.autocast('cpu',
+                                                                                                   enabled=False)
+    with torch.no_grad(), amp:
+        model.test_step(next(iter(loader)))
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        start, n = time.perf_counter(), 0
+        for _ in range(args.passes):
+            for data in loader:
+                model.test_step(data)
+                n += len(data['data_samples'])
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmmedfm.registry import DATASETS, MODELS
+    from mmmedfm.utils import register_all_modules
+    from mmmedfm.utils.demo_assets import make_sicapv2, make_tiny_clip
+    register_all_modules()
+    tmp = None if args.work_dir else tempfile.TemporaryDirectory()
+    work = args.work_dir or tmp.name
+    os.makedirs(work, exist_ok=True)
+    model_dir = make_tiny_clip(osp.join(work, 'clip'), image_size=args.input_size, patch_size=args.patch_size,
+                               hidden=args.hidden, layers=args.layers, heads=args.heads)
+    data_root = make_sicapv2(osp.join(work, 'SICAPv2'), train_per_class=1, test_per_class=-(-args.images // 4),
+                             wsis_per_class=2, size=args.size)
+    cfg = build_config(model_dir, data_root, args)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    model = MODELS.build(cfg.model).to(device).eval()
+    ds_cfg = cfg.test_dataloader.dataset.to_dict()
+    jpeg = DATASETS.build(dict(ds_cfg, cache_decoded=False))
+    start = time.perf_counter()
+    cached = DATASETS.build(dict(ds_cfg, cache_decoded=True, decoded_cache_dir=osp.join(work, 'decoded'),
+                                 decoded_cache_workers=args.num_workers))
+    build_s = time.perf_counter() - start
+    results = {}
+    for name, ds in (('jpeg', jpeg), ('decoded cache', cached)):
+        results[name] = evaluate(model, ds, args, device)
+    where = (torch.cuda.get_device_name() if device.type == 'cuda'
+             else f'cpu, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}')
+    print(f'\n{len(jpeg)} test images {args.size}px -> {args.input_size}px, ViT {args.layers}x{args.hidden} '
+          f'patch {args.patch_size}, batch {args.batch}, {args.num_workers} workers, {where}')
+    print(f'decoded cache built once in {build_s:.1f}s ({len(jpeg) / build_s:.0f} img/s)')
+    for name, ips in results.items():
+        print(f'{name:15s} {ips:9.1f} img/s')
+    print(f'ratio decoded cache / jpeg: {results["decoded cache"] / results["jpeg"]:.2f}x (target >= 3x)')
+    if tmp is not None:
+        tmp.cleanup()
+    return results
+
+
+if __name__ == '__main__':
+    main()
