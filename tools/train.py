@@ -7,6 +7,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
+from mmengine.dist import get_world_size  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmmedfm.engine.runner import ConciseRunner  # noqa: E402
@@ -69,6 +70,22 @@ def merge_args(cfg, args):
     return cfg
 
 
+def global_batch_message(per_process: int, world_size: int, accumulate: int = 1) -> str:
+    """What one optimiser step sees under DDP, and how to keep the single-process recipe."""
+    total = per_process * world_size * accumulate
+    msg = (f'Effective global batch = {per_process} per process x {world_size} process(es)'
+           f'{f" x {accumulate} accumulation steps" if accumulate > 1 else ""} = {total} images per step.')
+    if world_size > 1:
+        single = per_process * accumulate
+        keep = (f'--cfg-options train_dataloader.batch_size={per_process // world_size}'
+                if per_process % world_size == 0 else
+                f'a per-process batch of {per_process}/{world_size} (not an integer: use optim_wrapper.'
+                f'accumulative_counts or fewer processes)')
+        msg += (f' The config was written for {single} per step on one process: to keep that global batch, pass '
+                f'{keep}; or keep {total} and scale the learning rate with --auto-scale-lr.')
+    return msg
+
+
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
@@ -78,6 +95,10 @@ def main(argv=None):
                    write=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0)
     runner = ConciseRunner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     check_trainable(runner.model, cfg.model)
+    world_size = get_world_size()
+    print_log(global_batch_message(int(cfg.train_dataloader.batch_size), world_size,
+                                   int(cfg.optim_wrapper.get('accumulative_counts', 1))), logger='current',
+              level=logging.WARNING if world_size > 1 else logging.INFO)
     runner.train()
     return runner
 
