@@ -1,6 +1,6 @@
 from .builder import apply_peft, build_peft_method, build_tower, count_parameters
 from .hf_peft import HFPeft
-from .lora import LoRA, LoRALinear, lora_layers, merge_lora, unmerge_lora
+from .lora import LoRA, LoRALinear, lora_layers, lora_rank_alpha, merge_lora, unmerge_lora
 from .lora_mha import LoRAMultiheadAttention
 from .selective import BitFit, LastKBlocks, LayerNormAffine, TrainableParams
 from .utils import find_blocks
