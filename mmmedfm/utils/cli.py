@@ -98,7 +98,21 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
         link_unimodal(cfg, cfg_options)
+    adopt_mmpretrain_model(cfg)
     return cfg
+
+
+def adopt_mmpretrain_model(cfg: Config) -> None:
+    """Build a model inherited from an ``mmpretrain::`` base in the ``mmmedfm`` scope.
+
+    MMEngine tags a dict inherited from another package's base with ``_scope_`` (``model._scope_='mmpretrain'``),
+    which would build mmpretrain's ``ImageClassifier`` and reject ``backbone.peft``. Our registries are children
+    of mmpretrain's (every mmpretrain type still resolves), so with ``default_scope='mmmedfm'`` the tag is
+    switched to ours: the only difference is that ``backbone.peft=[...]`` is applied.
+    """
+    model = cfg.get('model')
+    if cfg.get('default_scope') == 'mmmedfm' and isinstance(model, dict) and model.get('_scope_') == 'mmpretrain':
+        model['_scope_'] = 'mmmedfm'
 
 
 def link_unimodal(cfg: Config, options: dict) -> None:

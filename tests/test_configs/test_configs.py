@@ -50,7 +50,8 @@ def _relocate(obj, root):
 
 @pytest.mark.parametrize('path', DEMOS)
 def test_demo_config_builds_its_model(path, demo_models):
-    cfg = Config.fromfile(osp.join(ROOT, path))
+    from mmmedfm.utils.cli import read_config
+    cfg = read_config(osp.join(ROOT, path))  # as the tools read it
     model_cfg = _relocate(cfg.model.to_dict(), demo_models)
     if isinstance(model_cfg.get('head'), dict) and 'text_encoder' in model_cfg['head']:
         model_cfg['head']['cache_dir'] = osp.join(demo_models, 'text_cache')  # shared: encoded once per model

@@ -36,6 +36,12 @@ def main(argv=None) -> str:
         raise ValueError(f'--out {args.out} would overwrite the input checkpoint')
     register_all_modules()
     cfg = read_config(args.config, args.cfg_options)
+    # Seed as the Runner does before it builds the model: a backbone without pretrained weights (a random
+    # init, e.g. the demo's) then gets the same frozen weights as in training.
+    from mmengine.runner import set_random_seed
+    randomness = dict(cfg.get('randomness') or {})
+    if randomness.get('seed') is not None:
+        set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False))
     model = MODELS.build(cfg.model)
     ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
     model.load_state_dict(complete_state_dict(model, ckpt.get('state_dict', ckpt), args.checkpoint))
