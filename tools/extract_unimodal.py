@@ -18,8 +18,9 @@ from mmmedfm.utils.cli import CfgOptionsAction, init_launcher, read_config  # no
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Extract frozen unimodal embeddings (image + caption tokens)')
     parser.add_argument('config', help='adaptor config file path')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'], choices=['train', 'val', 'test'],
-                        help='dataloaders whose dataset to encode (default: train val)')
+    parser.add_argument('--splits', nargs='+', default=['train', 'val', 'test'], choices=['train', 'val', 'test'],
+                        help='dataloaders whose dataset to encode (default: all three; a split whose source is '
+                        'already cached, e.g. val carved from train, is a cache hit)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--device', default=None, help='cuda / cpu (default: this rank\'s GPU when available)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')

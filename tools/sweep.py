@@ -7,10 +7,16 @@ image features are computed once per backbone, then every cell takes seconds). P
 (``method.train_config``) run as full ``tools/train.py`` runs: in this process on one device (``in_process``,
 default True: pretrained weights loaded once per backbone), else one subprocess per cell and GPU listed in
 ``gpus``. Every finished cell is one line of ``<out_dir>/results.jsonl`` (method, backbone, dataset, shots, seed,
-every metric, wall time, confusion matrix) and re-running skips the cells already there. Each cell also stores
-``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}``. ``results.csv`` is rewritten at the end.
+every metric, wall time, confusion matrix, ``settings`` = hash of the backbone + method settings) and
+re-running skips the cells already there with the same settings; a cell whose settings changed (a method's
+hyper-parameters edited) runs again and its new row supersedes the old one. Each cell also stores
+``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}`` (a training cell trains from that very
+``config.py``, so paths are kept verbatim). ``results.csv`` (latest row per cell) is rewritten at the end, and a
+summary and the report command are printed. One sweep at a time per ``out_dir`` (a lock file refuses a second).
 """
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import os.path as osp
@@ -31,7 +37,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
+from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -97,6 +103,12 @@ def cell_id(backbone: str, method: str, shots: int, seed: int) -> str:
     return f'{safe}__{shots}shot__seed{seed}'
 
 
+def settings_hash(backbone: dict, method: dict, dataset=None) -> str:
+    """Short hash of everything that defines a cell's result except shots and seed (backbone + method config)."""
+    text = json.dumps(dict(backbone=backbone, method=method, dataset=dataset), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
 def read_rows(results: str) -> list:
     """Rows of the results JSONL; a truncated line left by a killed run is skipped."""
     rows = []
@@ -112,9 +124,36 @@ def read_rows(results: str) -> list:
     return rows
 
 
-def read_done(results: str) -> set:
-    """Cell ids already in the results JSONL."""
-    return {r['cell_id'] for r in read_rows(results)}
+def latest_rows(rows: list) -> list:
+    """The last row of every ``cell_id`` (a re-run after a settings change supersedes the earlier row)."""
+    return list({r['cell_id']: r for r in rows}.values())
+
+
+def read_done(results: str) -> dict:
+    """``{cell_id: settings hash}`` of the latest row of every cell in the results JSONL."""
+    return {r['cell_id']: r.get('settings') for r in latest_rows(read_rows(results))}
+
+
+class OutDirLock:
+    """Exclusive lock on ``<out_dir>/.sweep.lock``: a second sweep on the same ``out_dir`` stops with an error
+    instead of writing duplicated rows (released when the process ends, even if killed)."""
+
+    def __init__(self, out_dir: str):
+        self.path = osp.join(out_dir, '.sweep.lock')
+
+    def __enter__(self):
+        self.file = open(self.path, 'a+')
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise RuntimeError(f'Another sweep is writing to {osp.dirname(self.path)} (lock {self.path}); wait '
+                               'for it to finish or use another --out-dir.') from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
 
 
 def start_new_line(path: str) -> None:
@@ -150,6 +189,16 @@ def fill_pretrained(method_cfg: dict, foundation_model) -> dict:
     return cfg
 
 
+def prompt_class_names(cfg: Config, classes: list) -> list:
+    """The words the zero-shot prompts use for each class (its first description, else its name), for prompt
+    learners: CoOp must learn ``ctx + "benign glands"``, not ``ctx + "NC"``."""
+    from mmmedfm.registry import DATASETS
+    prompts = ((cfg.get('model') or {}).get('head') or {}).get('prompts') or {}
+    meta = dict(DATASETS.get(prompts['dataset']).METAINFO) if 'dataset' in prompts else {}
+    descriptions = prompts.get('descriptions', meta.get('descriptions')) or {}
+    return [list(descriptions.get(c) or [c])[0] for c in classes]
+
+
 class AdapterCells:
     """Runs adapter cells of one backbone on its cached features (text towers built once and shared)."""
 
@@ -157,7 +206,17 @@ class AdapterCells:
         self.backbone = backbone
         self.pool, self.test, zs, self.scale, self.cfg = load_features(backbone, cache_dir)
         self.zs = torch.as_tensor(zs).float()
+        self.class_words = prompt_class_names(self.cfg, list(self.pool.classes))
         self.text_encoders = {}
+        self._anchors = False
+
+    @property
+    def anchors(self):
+        """Raw template-mean text embeddings (CLAP/ZS-LP anchors) or ``None``; computed on first use."""
+        if self._anchors is False:
+            from mmmedfm.apis.features import class_text_anchors
+            self._anchors = class_text_anchors(self.cfg) if self.cfg.get('model', {}).get('head') else None
+        return self._anchors
 
     def build(self, method: dict, seed: int):
         from mmmedfm.registry import MODELS
@@ -176,7 +235,8 @@ class AdapterCells:
         start = time.perf_counter()
         adapter, adapter_cfg = self.build(method, seed)
         support = (pool.features[idx], pool.labels[idx])
-        adapter.fit(support, self.zs, self.scale, class_names=classes)
+        anchors = self.anchors if method['adapter'].get('type') in ('CLAP', 'ZSLinearProbe') else None
+        adapter.fit(support, self.zs, self.scale, class_names=self.class_words, text_anchors=anchors)
         probs = adapter.predict_proba(self.test.features).numpy()
         wall = time.perf_counter() - start
         row = compute_metrics(self.test.labels.numpy(), probs, len(classes))
@@ -186,7 +246,8 @@ class AdapterCells:
                              class_name=classes[int(pool.labels[i])]) for i in idx]
         write_cell_files(cell_dir, dict(backbone=self.backbone, method=dict(method, adapter=adapter_cfg),
                                         shots=shots, seed=seed, selected_hparams=chosen), support_rows)
-        return dict(row, wall_time_s=wall, num_support=len(idx), num_test=len(probs), selected_hparams=chosen)
+        return dict(row, wall_time_s=wall, num_support=len(idx), num_test=len(probs), selected_hparams=chosen,
+                    classes=classes)
 
 
 def last_val_metrics(work_dir: str) -> dict:
@@ -209,20 +270,23 @@ def last_val_metrics(work_dir: str) -> dict:
 def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir: str, gpu=None,
                    in_process: bool = False) -> dict:
     """One PEFT/CITE cell: a full ``tools/train.py`` run of ``method.train_config`` (validation at the end), in a
-    subprocess or, with ``in_process``, here (:func:`mmmedfm.apis.train_cells.run_train_in_process`)."""
+    subprocess or, with ``in_process``, here (:func:`mmmedfm.apis.train_cells.run_train_in_process`).
+
+    The merged config (backbone and method ``cfg_options``, shots, seed) is written to ``<cell_dir>/config.py``
+    and trained from there: values such as paths with spaces reach the run verbatim (``--cfg-options`` would
+    strip the spaces)."""
     from mmmedfm.registry import DATASETS
     opts = dict(backbone.get('cfg_options', {}), **method.get('cfg_options', {}))
     opts.update({'train_dataloader.dataset.num_shots': shots, 'train_dataloader.dataset.shot_seed': seed,
                  'randomness.seed': seed})
-    cfg = Config.fromfile(method['train_config'])
-    cfg.merge_from_dict(opts)
+    cfg = read_config(method['train_config'], opts)
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
     support_rows = [dict(image_id=osp.basename(d['img_path']), wsi_id=d.get('wsi_id', ''), label=int(d['gt_label']))
                     for d in (dataset.get_data_info(i) for i in range(len(dataset)))]
     write_cell_files(cell_dir, cfg.to_dict(), support_rows)
     work_dir = osp.join(cell_dir, 'work_dir')
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), method['train_config'], '--work-dir', work_dir,
-           '--cfg-options'] + [f'{k}={v}'.replace(' ', '') for k, v in opts.items()] + method.get('train_args', [])
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), osp.abspath(osp.join(cell_dir, 'config.py')),
+           '--work-dir', work_dir] + method.get('train_args', [])
     env = dict(os.environ, **({'CUDA_VISIBLE_DEVICES': str(gpu)} if gpu is not None else {}))
     start = time.perf_counter()
     if in_process:
@@ -238,15 +302,50 @@ def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir
                            f'see {cell_dir}/train.log')
     metrics = {k: (v / 100 if k in ('accuracy', 'balanced_accuracy') and v > 1 else v)
                for k, v in last_val_metrics(work_dir).items()}
-    return dict(metrics, wall_time_s=time.perf_counter() - start, num_support=len(support_rows))
+    return dict(metrics, wall_time_s=time.perf_counter() - start, num_support=len(support_rows),
+                classes=[str(c) for c in dataset.metainfo.get('classes', [])])
+
+
+def plan_cells(sweep: Config, done: dict) -> tuple:
+    """``(jobs, kept, stale)``: cells to run ``(backbone, method, shots, seed, cell_id, settings)``, the number
+    already done with the same settings, and the number done with other settings (to be re-run)."""
+    jobs, kept, stale = [], 0, 0
+    for backbone in sweep.backbones:
+        for method in sweep.methods:
+            if ('adapter' in method) == ('train_config' in method):
+                raise KeyError(f"Method {method.get('name')!r}: give exactly one of `adapter` or `train_config`.")
+            settings = settings_hash(backbone, method, sweep.get('dataset'))
+            for shots in sweep.shots:
+                for seed in sweep.seeds:
+                    cid = cell_id(backbone['name'], method['name'], shots, seed)
+                    if done.get(cid, settings) != settings:
+                        stale += 1
+                    elif cid in done:
+                        kept += 1
+                        continue
+                    jobs.append((backbone, method, shots, seed, cid, settings))
+    return jobs, kept, stale
+
+
+def summary(results: str, metric: str = 'balanced_accuracy') -> str:
+    """Mean +- std of ``metric`` (in %) per backbone x method x shots over the latest rows."""
+    import pandas as pd
+    rows = latest_rows(read_rows(results))
+    if not rows:
+        return 'no results'
+    df = pd.DataFrame(rows)
+    if metric not in df:
+        return f'no {metric} in the results'
+    g = df.groupby(['backbone', 'method', 'shots'])[metric].agg(['mean', 'std', 'count']) * [100, 100, 1]
+    table = g.apply(lambda r: f"{r['mean']:.1f} +- {0 if pd.isna(r['std']) else r['std']:.1f} (n={int(r['count'])})",
+                    axis=1).unstack('shots')
+    return f'{metric} (%), mean +- std over seeds:\n{table.to_string()}'
 
 
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
-    sweep = Config.fromfile(args.config)
-    if args.cfg_options:
-        sweep.merge_from_dict(args.cfg_options)
+    sweep = read_config(args.config, args.cfg_options)
     out_dir = args.out_dir or sweep.get('out_dir') or osp.join(
         'work_dirs', 'sweeps', osp.splitext(osp.basename(args.config))[0])
     for key in ('backbones', 'methods', 'shots', 'seeds'):
@@ -256,28 +355,29 @@ def main(argv=None):
         torch.set_num_threads(sweep.num_threads)
     os.makedirs(out_dir, exist_ok=True)
     results = osp.join(out_dir, 'results.jsonl')
-    done = read_done(results)
+    with OutDirLock(out_dir):
+        run_cells(sweep, args, out_dir, results)
+        write_csv(results)
+    print(summary(results))
+    print(f'Results: {results}\nReport:  python tools/analysis/report.py {results}')
+    return results
+
+
+def run_cells(sweep: Config, args, out_dir: str, results: str) -> None:
+    """Run every cell not yet in ``results`` with the current settings, appending one row per cell."""
+    jobs, kept, stale = plan_cells(sweep, read_done(results))
     start_new_line(results)
     cache_dir = sweep.get('feature_cache', 'work_dirs/feature_cache')
-    jobs = []
-    for backbone in sweep.backbones:
-        for method in sweep.methods:
-            if ('adapter' in method) == ('train_config' in method):
-                raise KeyError(f"Method {method.get('name')!r}: give exactly one of `adapter` or `train_config`.")
-            for shots in sweep.shots:
-                for seed in sweep.seeds:
-                    cid = cell_id(backbone['name'], method['name'], shots, seed)
-                    if cid not in done:
-                        jobs.append((backbone, method, shots, seed, cid))
-    print(f'{len(jobs)} cells to run, {len(done)} already in {results}')
+    print(f'{len(jobs)} cells to run ({stale} of them re-run because their settings changed), {kept} already '
+          f'in {results}')
     from tqdm import tqdm
     bar = tqdm(total=len(jobs), disable=args.no_progress, desc='sweep')
     lock = threading.Lock()
 
-    def record(backbone, method, shots, seed, cid, metrics):
+    def record(backbone, method, shots, seed, cid, settings, metrics):
         dataset = sweep.get('dataset') or backbone_config(backbone).train_dataloader.dataset.type
         row = dict(cell_id=cid, method=method['name'], backbone=backbone['name'], dataset=dataset, shots=shots,
-                   seed=seed, kind='adapter' if 'adapter' in method else 'train', **metrics)
+                   seed=seed, kind='adapter' if 'adapter' in method else 'train', settings=settings, **metrics)
         with lock:
             with open(results, 'a') as f:
                 f.write(json.dumps(row) + '\n')
@@ -289,9 +389,8 @@ def main(argv=None):
         mine = [j for j in adapter_jobs if j[0] is backbone]
         if mine:
             runner = AdapterCells(backbone, cache_dir)
-            for _, method, shots, seed, cid in mine:
-                record(backbone, method, shots, seed, cid,
-                       runner.run(method, shots, seed, osp.join(out_dir, 'cells', cid)))
+            for job in mine:
+                record(*job, runner.run(job[1], job[2], job[3], osp.join(out_dir, 'cells', job[4])))
     train_jobs = [j for j in jobs if 'train_config' in j[1]]
     if train_jobs:
         gpus = queue.Queue()
@@ -303,7 +402,7 @@ def main(argv=None):
         def work(job):
             gpu = gpus.get()
             try:
-                backbone, method, shots, seed, cid = job
+                backbone, method, shots, seed, cid, _ = job
                 record(*job, run_train_cell(method, backbone, shots, seed, osp.join(out_dir, 'cells', cid), gpu,
                                             in_process))
             finally:
@@ -320,18 +419,17 @@ def main(argv=None):
             for fut in [pool.submit(work, j) for j in train_jobs]:
                 fut.result()
     bar.close()
-    write_csv(results)
-    return results
 
 
 def write_csv(results: str) -> None:
-    """``results.csv`` next to the JSONL (one column per scalar metric; matrices and dicts left out)."""
+    """``results.csv`` next to the JSONL: the latest row of every cell, one column per scalar metric (matrices
+    and dicts left out)."""
     import pandas as pd
-    rows = read_rows(results)
+    rows = latest_rows(read_rows(results))
     if not rows:
         return
     df = pd.DataFrame(rows)
-    df = df[[c for c in df.columns if c not in ('confusion_matrix', 'selected_hparams')]]
+    df = df[[c for c in df.columns if c not in ('confusion_matrix', 'selected_hparams', 'classes')]]
     df.to_csv(osp.splitext(results)[0] + '.csv', index=False)
 
 

@@ -16,9 +16,11 @@ unimodal = dict(vision=dict(type='HFVisionBackbone', pretrained='data/demo/tiny-
 model = dict(image_dim=32, text_dim=32, width=64, depth=1, heads=2, embed_dim=32, dropout=0.)
 train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
                         dataset=dict(source=dict(source, split='train'), unimodal=unimodal))
+# Checkpoint selection on held-out training slides (`holdout` in the base); evaluation slides only in test.
 val_dataloader = dict(batch_size=256, num_workers=0, persistent_workers=False,
-                      dataset=dict(source=dict(source, split='test'), unimodal=unimodal))
-test_dataloader = val_dataloader
+                      dataset=dict(source=dict(source, split='train'), unimodal=unimodal))
+test_dataloader = dict(batch_size=256, num_workers=0, persistent_workers=False,
+                       dataset=dict(source=dict(source, split='test'), unimodal=unimodal))
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 train_cfg = dict(max_epochs=30, val_interval=10)
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))

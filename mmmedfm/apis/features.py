@@ -5,6 +5,7 @@ Black-box adapters and sweeps read these instead of re-encoding images. The cach
 pretrained id/path), a fingerprint of the weight files, the preprocessor, the test pipeline and the sorted
 (file, label) list of the split.
 """
+import inspect
 import os.path as osp
 import time
 from typing import Optional, Tuple, Union
@@ -115,3 +116,25 @@ def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:
     if head.get('logit_scale') is not None:
         scale = head['logit_scale']
     return weights, float(100. if scale is None else scale)
+
+
+@torch.no_grad()
+def class_text_anchors(cfg: Union[Config, str]) -> Optional[torch.Tensor]:
+    """CLAP's text anchors: ``(C, D)`` raw (un-normalised) template-mean text embeddings of ``cfg.model.head``.
+
+    Not cached (one pass of the text tower over the prompts). Returns ``None`` when the head's text encoder
+    cannot return un-normalised embeddings (its ``encode`` has no ``normalize`` argument).
+    """
+    from mmmedfm.registry import MODELS
+    cfg = as_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
+    head = fill_foundation_model(Config(cfg.model).to_dict()).get('head') or {}
+    if 'text_encoder' not in head or 'prompts' not in head:
+        return None
+    _, class_prompts = resolve_prompts(head['prompts'])
+    encoder = MODELS.build(head['text_encoder'])
+    if 'normalize' not in inspect.signature(encoder.encode).parameters:
+        return None
+    emb = encoder.encode([p for prompts in class_prompts for p in prompts], normalize=False).float()
+    sizes = [len(p) for p in class_prompts]
+    return torch.stack([chunk.mean(0) for chunk in emb.split(sizes)])

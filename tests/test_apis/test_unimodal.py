@@ -81,9 +81,12 @@ def test_extraction_resumes_missing_shards_only(adaptor_cfg, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_adaptor_trains_from_cache_only(adaptor_cfg, monkeypatch, tmp_path):
+def test_adaptor_trains_from_cache_only(adaptor_cfg, monkeypatch, tmp_path, capsys):
     from tests.helpers import load_tool
-    extract_unimodal(adaptor_cfg, 'val', progress=False)
+    # val is carved from the training slides (the same cache as train); test holds the evaluation slides.
+    train_folders = extract_unimodal(adaptor_cfg, 'train', progress=False)
+    assert extract_unimodal(adaptor_cfg, 'val', progress=False) == train_folders
+    extract_unimodal(adaptor_cfg, 'test', progress=False)
 
     def forbidden(*args, **kwargs):
         raise AssertionError('an encoder was built or run during adaptor training')
@@ -114,4 +117,8 @@ def test_adaptor_trains_from_cache_only(adaptor_cfg, monkeypatch, tmp_path):
     res = evaluate_adaptor(adaptor_cfg, ckpt, shots=(1, ), seeds=(0, ))
     assert 0 <= res['zero_shot']['accuracy'] <= 1 and res['zero_shot']['nll'] > 0
     assert set(res['few_shot']) == {('adapted', 1), ('raw', 1)}
-    assert res['retrieval']['num_captions'] == len({i['caption'] for i in runner.val_dataloader.dataset.items})
+    assert res['retrieval']['num_captions'] == len({i['caption'] for i in runner.test_dataloader.dataset.items})
+    # Checkpoints were selected on training slides only: no evaluation slide in the validation part.
+    val_wsis = {i['wsi_id'] for i in runner.val_dataloader.dataset.items}
+    assert val_wsis and not val_wsis & {i['wsi_id'] for i in runner.test_dataloader.dataset.items}
+    assert not val_wsis & {i['wsi_id'] for i in runner.train_dataloader.dataset.items}

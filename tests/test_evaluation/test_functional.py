@@ -1,9 +1,9 @@
-"""Clinical metrics, ECE, WSI aggregation and ensembling against scikit-learn, pandas and hand formulas."""
+"""Clinical metrics, ECE, WSI aggregation and ensembling against hand formulas and pandas (our metrics wrap
+scikit-learn, so sklearn is not an independent reference for them)."""
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix,
-                             f1_score, log_loss, precision_score, recall_score, roc_auc_score)
+from sklearn.metrics import roc_auc_score
 
 from mmmedfm.evaluation import (aggregate_by_group, average_probabilities, classification_metrics, confusion,
                                 ece, per_class_precision, per_class_recall)
@@ -30,32 +30,61 @@ def _ece_loop(probs, y, n_bins=15):
     return total
 
 
-def _check_against_sklearn(y, probs):
-    labels = np.arange(probs.shape[1])
+def _hand_confusion(y, pred, classes=C):
+    cm = np.zeros((classes, classes), int)
+    for t, p in zip(y, pred):
+        cm[t, p] += 1
+    return cm
+
+
+def _hand_auroc(y, probs):
+    """Mann-Whitney: P(score of a positive > score of a negative), ties count 1/2; mean over scorable classes."""
+    aucs = []
+    for c in range(probs.shape[1]):
+        pos, neg = probs[y == c, c], probs[y != c, c]
+        if len(pos) and len(neg):
+            aucs.append(np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg]))
+    return np.mean(aucs) if aucs else np.nan
+
+
+def _hand_kappa(cm, power):
+    idx = np.arange(len(cm))
+    w = np.abs(idx[:, None] - idx[None, :]) ** power
+    expected = np.outer(cm.sum(1), cm.sum(0)) / cm.sum()
+    den = (w * expected).sum()
+    return 1 - (w * cm).sum() / den if den else np.nan
+
+
+def _check_against_hand(y, probs):
+    """Every metric against a formula written here (our implementation wraps sklearn: not a reference)."""
+    classes, n = probs.shape[1], len(y)
     pred = probs.argmax(1)
+    cm = _hand_confusion(y, pred, classes)
+    tp, rows, cols = np.diag(cm), cm.sum(1), cm.sum(0)
+    recall = np.array([tp[c] / rows[c] if rows[c] else 0. for c in range(classes)])
+    precision = np.array([tp[c] / cols[c] if cols[c] else 0. for c in range(classes)])
+    f1 = [2 * tp[c] / (rows[c] + cols[c]) for c in range(classes) if rows[c] + cols[c]]
     out = classification_metrics(y, probs, ordinal=True)
-    assert out['accuracy'] == pytest.approx(accuracy_score(y, pred))
-    assert out['balanced_accuracy'] == pytest.approx(balanced_accuracy_score(y, pred))
-    assert out['macro_f1'] == pytest.approx(f1_score(y, pred, labels=labels, average='macro',
-                                                     zero_division=np.nan))
-    assert out['kappa_quadratic'] == pytest.approx(cohen_kappa_score(y, pred, weights='quadratic'))
-    assert out['kappa_linear'] == pytest.approx(cohen_kappa_score(y, pred, weights='linear'))
+    assert out['accuracy'] == pytest.approx(tp.sum() / n)
+    assert out['balanced_accuracy'] == pytest.approx(recall[rows > 0].mean())
+    assert out['macro_f1'] == pytest.approx(np.mean(f1))
+    assert out['kappa_quadratic'] == pytest.approx(_hand_kappa(cm, 2), nan_ok=True)
+    assert out['kappa_linear'] == pytest.approx(_hand_kappa(cm, 1), nan_ok=True)
     assert out['ordinal_mae'] == pytest.approx(np.abs(y - pred).mean())
-    assert out['nll'] == pytest.approx(log_loss(y, probs, labels=labels))
-    assert out['brier'] == pytest.approx(np.mean(np.sum((probs - np.eye(probs.shape[1])[y]) ** 2, 1)))
+    assert out['nll'] == pytest.approx(-np.mean(np.log(probs[np.arange(n), y])))
+    assert out['brier'] == pytest.approx(np.mean(np.sum((probs - np.eye(classes)[y]) ** 2, 1)))
     assert out['ece'] == pytest.approx(_ece_loop(probs, y))
-    np.testing.assert_allclose(per_class_precision(y, pred, C),
-                               precision_score(y, pred, labels=labels, average=None, zero_division=0))
-    np.testing.assert_allclose(per_class_recall(y, pred, C),
-                               recall_score(y, pred, labels=labels, average=None, zero_division=0))
-    np.testing.assert_array_equal(confusion(y, pred, C), confusion_matrix(y, pred, labels=labels))
+    assert out['auroc_macro'] == pytest.approx(_hand_auroc(y, probs), nan_ok=True)
+    np.testing.assert_allclose(per_class_precision(y, pred, C), precision)
+    np.testing.assert_allclose(per_class_recall(y, pred, C), recall)
+    np.testing.assert_array_equal(confusion(y, pred, C), cm)
     return out
 
 
 def test_metrics_match_sklearn_on_random_predictions():
     y, probs = _random()
-    out = _check_against_sklearn(y, probs)
-    assert out['auroc_macro'] == pytest.approx(roc_auc_score(y, probs, multi_class='ovr'))
+    out = _check_against_hand(y, probs)
+    assert out['auroc_macro'] == pytest.approx(roc_auc_score(y, probs, multi_class='ovr'))  # all classes present
     assert 0.3 < out['accuracy'] < 0.9  # not a degenerate draw
 
 
@@ -64,8 +93,7 @@ def test_class_never_predicted():
     probs[:, 3] = 1e-4  # class 3 is in y but never the argmax
     probs /= probs.sum(1, keepdims=True)
     assert 3 in y and 3 not in probs.argmax(1)
-    out = _check_against_sklearn(y, probs)
-    assert out['auroc_macro'] == pytest.approx(roc_auc_score(y, probs, multi_class='ovr'))
+    _check_against_hand(y, probs)
     assert per_class_precision(y, probs.argmax(1), C)[3] == 0.
 
 
@@ -73,16 +101,14 @@ def test_class_absent_from_truth_auroc_over_present_classes():
     y, probs = _random(seed=2)
     keep = y != 1
     y, probs = y[keep], probs[keep]
-    _check_against_sklearn(y, probs)
-    # sklearn's ovr gives NaN here; we average the binary AUROCs of the classes that are present.
-    expected = np.mean([roc_auc_score(y == c, probs[:, c]) for c in (0, 2, 3)])
-    assert classification_metrics(y, probs)['auroc_macro'] == pytest.approx(expected)
+    # sklearn's ovr gives NaN here; we average the binary AUROCs of the classes that are present (hand check).
+    assert 1 not in y and not np.isnan(_check_against_hand(y, probs)['auroc_macro'])
 
 
 def test_single_class_batch():
     y, probs = _random(n=40, seed=3)
     y[:] = 2
-    out = _check_against_sklearn(y, probs)
+    out = _check_against_hand(y, probs)
     assert np.isnan(out['auroc_macro'])
     perfect = classification_metrics(np.zeros(5, int), np.tile([.7, .1, .1, .1], (5, 1)))
     assert perfect['accuracy'] == perfect['balanced_accuracy'] == perfect['macro_f1'] == 1.

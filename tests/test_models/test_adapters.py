@@ -142,11 +142,15 @@ def test_clip_adapter_residual(data):
 def test_lp_plus_plus(data):
     (x, y), test, text = data
     lpp = LPPlusPlus(epochs=0).fit((x, y), text, 100.)
-    centroids = torch.stack([x[y == c].mean(0) for c in range(4)])
-    torch.testing.assert_close(lpp.weight.detach(), centroids)
-    own = torch.stack([(x[y == c] @ F.normalize(text, dim=-1)[c]).mean() for c in range(4)])
-    torch.testing.assert_close(lpp.alpha.detach(), torch.full((4,), 250 * float(own.mean())))
+    sums = torch.stack([x[y == c].sum(0) for c in range(4)])  # the release initialises W with class sums
+    torch.testing.assert_close(lpp.weight.detach(), sums)
+    t = F.normalize(text, dim=-1)
+    scores = torch.tensor([[float((x[y == c] @ t[d]).mean()) for d in range(4)] for c in range(4)])
+    torch.testing.assert_close(lpp.alpha.detach(), torch.full((4,), 250 * float(scores.mean())))
+    lpp = LPPlusPlus(select_epoch=False).fit((x, y), text, 100.)
+    assert lpp.epochs_ == 300
     lpp = LPPlusPlus().fit((x, y), text, 100.)
+    assert 1 <= lpp.epochs_ <= 300 and len(lpp.history) == lpp.epochs_
     assert lpp.history[-1] < lpp.history[0]
     acc = (lpp.predict_proba(test.features).argmax(1) == test.labels).float().mean()
     assert acc > 0.5  # 4 classes: well above chance on separable clusters
@@ -163,3 +167,65 @@ def test_same_seed_same_numbers(data, cfg):
     if cfg['type'] == 'CLIPAdapter':
         other = MODELS.build(dict(cfg, seed=8)).fit((x, y), text, 100.).predict_proba(test.features)
         assert not torch.equal(runs[0], other)
+
+
+def test_schedule_warmup_and_cosine():
+    """train_epochs' learning rates, recovered from plain SGD steps on a linear loss, against the closed form."""
+    from mmmedfm.models.adapters import train_epochs
+    p = torch.nn.Parameter(torch.zeros(1))
+    x, y = torch.zeros(4, 1), torch.zeros(4, dtype=torch.long)
+    seen = []
+
+    def loss(xb, yb):
+        seen.append(float(p.detach()))
+        return p.sum()  # gradient 1: each step moves p by -lr
+
+    train_epochs([p], loss, x, y, epochs=5, batch_size=2, lr=0.1, momentum=0., cosine=True, warmup_epochs=1,
+                 warmup_lr=1e-5)
+    lrs = -torch.diff(torch.tensor(seen + [float(p.detach())]))
+    import math
+    expected = [1e-5, 1e-5] + [0.05 * (1 + math.cos(math.pi * t / 8)) for t in range(8)]
+    torch.testing.assert_close(lrs, torch.tensor(expected), atol=1e-6, rtol=1e-4)
+
+
+def test_fitted_state_is_in_state_dict_and_moves(data):
+    (x, y), test, text = data
+    raw = 7. * F.normalize(text, dim=-1)
+    for adapter, keys in ((LinearProbe(C=1.), {'weight', 'bias'}), (TipAdapter(alpha=1., beta=2.), {'keys', 'values'}),
+                          (TipAdapterF(epochs=2), {'keys', 'values'}), (CLAP(epochs=2), {'prototypes', 'lambdas'}),
+                          (LPPlusPlus(epochs=5), {'weight', 'bias', 'alpha'})):
+        adapter.fit((x, y), text, 100., text_anchors=raw)
+        state = adapter.state_dict()
+        assert keys | {'zs_weights', 'text_anchors'} <= set(state), type(adapter).__name__
+        assert adapter.to(torch.float64).zs_weights.dtype == torch.float64
+        adapter.to(torch.float32)
+
+
+def test_views_average_tip_keys_and_extend_probe_data(data):
+    (x, y), test, text = data
+    g = torch.Generator().manual_seed(0)
+    views = F.normalize(x[None] + 0.1 * torch.randn(3, *x.shape, generator=g), dim=-1)
+    tip = TipAdapter(alpha=1., beta=1.).fit((x, y), text, 100., views=views)
+    torch.testing.assert_close(tip.keys, F.normalize(views.mean(0), dim=-1))
+    seen = []
+    zslp = ZSLinearProbe(epochs=1, batch_size=1000)
+    zslp.loss = lambda xb, yb: seen.append(len(xb)) or F.cross_entropy(zslp(xb), yb)
+    zslp.fit((x, y), text, 100., views=views)
+    assert seen == [3 * len(x)]
+    with pytest.raises(ValueError, match='views'):
+        TipAdapter().fit((x, y), text, 100., views=views[:, :3])
+
+
+def test_clap_anchors_are_raw_text_means(data):
+    (x, y), test, text = data
+    raw = 9. * F.normalize(text, dim=-1) + 0.1
+    clap = CLAP(epochs=0).fit((x, y), text, 100., text_anchors=raw)
+    torch.testing.assert_close(clap.prototypes.detach(), raw)  # not re-normalised
+    lam = clap_multipliers(100. * x @ F.normalize(raw, dim=-1).t(), y, 4)
+    torch.testing.assert_close(clap.lambdas, lam)
+    torch.testing.assert_close(clap.predict_proba(test.features), zero_shot_probs(test.features, raw))
+
+
+def test_coop_epochs_by_shots():
+    from mmmedfm.models.adapters import CoOp
+    assert [CoOp.epochs_for_shots(k) for k in (1, 2, 4, 8, 16)] == [50, 100, 100, 200, 200]

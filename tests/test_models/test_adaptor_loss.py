@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmedfm.evaluation.retrieval import recall_at_k, retrieval_metrics
-from mmmedfm.models.adaptor import info_nce_loss, same_group_mask
+from mmmedfm.models.alignment import info_nce_loss, same_group_mask
 
 
 def _hand_info_nce(img, txt, scale, groups):
@@ -54,3 +54,17 @@ def test_slide_caption_retrieval_uses_mean_patch_embedding():
     assert res['i2t_R@1'] == want_i2t and res['num_captions'] == 2
     want_patch = np.mean((img @ txt_caps.T).argmax(1).numpy() == cap.numpy()) * 100
     assert abs(res['patch_i2t_R@1'] - want_patch) < 1e-4
+
+
+def test_image_weight_matches_adaptor_vl_ssl_loss():
+    """Port of Adaptor-VL-SSL's CLIPLossFromSimilarities on logits_per_text (texts x images), image_weight 0.75."""
+    g = torch.Generator().manual_seed(1)
+    img = F.normalize(torch.randn(6, 4, generator=g), dim=-1)
+    txt = F.normalize(torch.randn(6, 4, generator=g), dim=-1)
+    per_text = 7. * txt @ img.t()
+    caption_loss = -torch.diag(F.log_softmax(per_text, dim=0)).mean()
+    image_loss = -torch.diag(F.log_softmax(per_text, dim=1)).mean()
+    want = 0.25 * caption_loss + 0.75 * image_loss
+    torch.testing.assert_close(info_nce_loss(img, txt, torch.tensor(7.), image_weight=0.75), want)
+    torch.testing.assert_close(info_nce_loss(img, txt, torch.tensor(7.), image_weight=0.5),
+                               (caption_loss + image_loss) / 2)

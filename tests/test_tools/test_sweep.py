@@ -118,9 +118,59 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
     method = dict(name='LoRA', train_config='configs/demo/plip_lora_16shot_demo.py')
     from mmmedfm.utils import register_all_modules
     register_all_modules()
-    row = tool.run_train_cell(method, backbone, 2, 3, str(tmp_path / 'cell'), gpu=1)
+    cell = tmp_path / 'cell with space'
+    backbone['cfg_options']['work_dir'] = str(tmp_path / 'a dir with spaces')
+    row = tool.run_train_cell(method, backbone, 2, 3, str(cell), gpu=1)
     assert row['balanced_accuracy'] == pytest.approx(0.625) and row['num_support'] == 8
-    assert 'train_dataloader.dataset.num_shots=2' in seen['cmd'] and 'randomness.seed=3' in seen['cmd']
+    # The run trains from the cell's merged config: shots, seed and paths reach it verbatim (spaces kept).
+    assert seen['cmd'][2] == str(cell / 'config.py') and '--cfg-options' not in seen['cmd']
+    merged = tool.Config.fromfile(seen['cmd'][2])
+    assert merged.train_dataloader.dataset.num_shots == 2 and merged.randomness.seed == 3
+    assert merged.work_dir == str(tmp_path / 'a dir with spaces')
+    assert merged.train_dataloader.dataset.data_root == sicapv2_root
     assert seen['env']['CUDA_VISIBLE_DEVICES'] == '1'
-    support = pd.read_csv(tmp_path / 'cell' / 'support.csv')
+    assert row['classes'] == ['NC', 'G3', 'G4', 'G5']
+    support = pd.read_csv(cell / 'support.csv')
     assert support.label.value_counts().to_dict() == {0: 2, 1: 2, 2: 2, 3: 2}
+
+
+def test_changed_settings_rerun_and_supersede(sweep_tool, tmp_path, capsys):
+    cfg = tmp_path / 'sweep.py'
+    cfg.write_text(SWEEP)
+    out = tmp_path / 'out'
+    results = sweep_tool.main([str(cfg), '--out-dir', str(out), '--no-progress'])
+    first = {r['cell_id']: r for r in read(results)}
+    capsys.readouterr()
+    # Editing one method's hyper-parameters re-runs exactly that method's cells; the others are kept.
+    cfg.write_text(SWEEP.replace("C_grid=[1., 100.]", "C=0.01"))
+    sweep_tool.main([str(cfg), '--out-dir', str(out), '--no-progress'])
+    printed = capsys.readouterr().out
+    assert '6 cells to run (6 of them re-run because their settings changed), 12 already' in printed
+    assert 'python tools/analysis/report.py' in printed and 'balanced_accuracy' in printed
+    rows = read(results)
+    assert len(rows) == 24 and {r['method'] for r in rows[18:]} == {'LP'}
+    assert all(r['settings'] != first[r['cell_id']]['settings'] for r in rows[18:])
+    # results.csv holds the latest row of every cell, once.
+    csv = pd.read_csv(out / 'results.csv')
+    assert len(csv) == 18 and set(csv[csv.method == 'LP'].settings) == {rows[-1]['settings']}
+    # The report counts each cell once (the --compare pairing would otherwise fail on duplicates).
+    report = load_tool('tools/analysis/report.py')
+    df = report.load_results(results)
+    assert len(df) == 18
+    assert len(report.paired_test(df, 'balanced_accuracy', 'LP', 'Tip-Adapter')) == 3
+
+
+def test_cfg_options_are_checked_and_out_dir_is_locked(sweep_tool, tmp_path):
+    cfg = tmp_path / 'sweep.py'
+    cfg.write_text(SWEEP)
+    with pytest.raises(KeyError, match='methodz'):
+        sweep_tool.main([str(cfg), '--out-dir', str(tmp_path / 'o'), '--cfg-options', 'methodz.0.name=x'])
+    out = tmp_path / 'locked'
+    out.mkdir()
+    with sweep_tool.OutDirLock(str(out)):
+        with pytest.raises(RuntimeError, match='Another sweep'):
+            sweep_tool.main([str(cfg), '--out-dir', str(out), '--no-progress'])
+    assert not (out / 'results.jsonl').exists()
+    # A valid override applies: one seed only.
+    results = sweep_tool.main([str(cfg), '--out-dir', str(out), '--no-progress', '--cfg-options', 'seeds=[1]'])
+    assert {r['seed'] for r in read(results)} == {1}

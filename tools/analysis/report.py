@@ -3,17 +3,22 @@
     python tools/analysis/report.py work_dirs/sweeps/demo_adapters/results.jsonl \
         [--metric balanced_accuracy] [--compare CLAP ZS-LP] [--out-dir DIR]
 
-Writes ``report.md``, ``<metric>_vs_shots.png`` (one curve per method: mean over seeds with a ±std band) and
-``confusion_<method>_<shots>shot.png`` (summed over seeds) for the largest shot count, next to the results file.
+Writes ``report.md``, ``<metric>_vs_shots.png`` (one curve per method: mean over seeds with a ±std band,
+zero-shot as a dashed reference line, in %) and ``confusion_<method>_<shots>shot.png`` (summed over seeds, with
+class names) for the largest shot count, next to the results file. A cell run twice (settings changed, or two
+sweeps on one folder) counts once: its latest row.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a source checkout
 
 
 def parse_args(argv=None):
@@ -28,7 +33,7 @@ def parse_args(argv=None):
 
 def load_results(path: str) -> pd.DataFrame:
     if path.endswith('.csv'):
-        return pd.read_csv(path)
+        return latest_per_cell(pd.read_csv(path))
     rows = []
     with open(path) as f:
         for line in f:
@@ -38,7 +43,17 @@ def load_results(path: str) -> pd.DataFrame:
                 continue
     if not rows:
         raise ValueError(f'{path} holds no results.')
-    return pd.DataFrame(rows)
+    return latest_per_cell(pd.DataFrame(rows))
+
+
+def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep the last row of every cell (``cell_id``, else backbone/method/shots/seed): re-runs supersede."""
+    keys = ['cell_id'] if 'cell_id' in df else [k for k in ('backbone', 'dataset', 'method', 'shots', 'seed')
+                                                if k in df]
+    out = df.drop_duplicates(keys, keep='last').reset_index(drop=True)
+    if len(out) < len(df):
+        print(f'{len(df) - len(out)} superseded row(s) ignored (the same cell ran again; latest row kept).')
+    return out
 
 
 def bootstrap_ci(values: Sequence[float], n: int = 10000, seed: int = 0, level: float = 0.95):
@@ -106,34 +121,16 @@ def markdown(summary: pd.DataFrame, metric: str, scale: float = 100.) -> str:
     return '\n'.join(lines)
 
 
-def plot_curves(summary: pd.DataFrame, metric: str, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    backbones = list(summary.backbone.unique())
-    fig, axes = plt.subplots(1, len(backbones), figsize=(6 * len(backbones), 4.5), squeeze=False)
-    for ax, backbone in zip(axes[0], backbones):
-        for method, m in summary[summary.backbone == backbone].groupby('method', sort=False):
-            m = m.sort_values('shots')
-            ax.plot(m.shots, m['mean'], marker='o', label=method)
-            ax.fill_between(m.shots, m['mean'] - m['std'], m['mean'] + m['std'], alpha=0.15)
-        ax.set_xscale('log', base=2)
-        ax.set_xticks(sorted(summary.shots.unique()), [str(k) for k in sorted(summary.shots.unique())])
-        ax.set(xlabel='shots per class', ylabel=metric, title=backbone)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def plot_curves(summary: pd.DataFrame, metric: str, path: str, dataset: str = '') -> None:
+    from mmmedfm.evaluation.plots import save_shot_curves
+    save_shot_curves(summary, metric, path, dataset)
 
 
 def plot_confusions(df: pd.DataFrame, out_dir: str, shots: Optional[int] = None) -> list:
     """Confusion matrices summed over seeds, one PNG per (backbone, method), at ``shots`` (default: the max)."""
     if 'confusion_matrix' not in df:
         return []
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from mmmedfm.evaluation.plots import save_confusion_matrix
     shots = shots or int(df.shots.max())
     paths = []
     for (backbone, method), g in df[df.shots == shots].groupby(['backbone', 'method'], sort=False):
@@ -141,17 +138,13 @@ def plot_confusions(df: pd.DataFrame, out_dir: str, shots: Optional[int] = None)
         if not mats:
             continue
         cm = np.sum(mats, 0)
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap='Blues', vmin=0, vmax=1)
-        for i in range(cm.shape[0]):
-            for j in range(cm.shape[1]):
-                ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=8)
-        ax.set(xlabel='predicted', ylabel='true', title=f'{method} ({backbone}, {shots}-shot, {len(mats)} seeds)')
-        fig.tight_layout()
+        classes = next((c for c in g.get('classes', []) if isinstance(c, list) and len(c) == len(cm)),
+                       [str(i) for i in range(len(cm))])
+        dataset = g.dataset.iloc[0] if 'dataset' in g else ''
         safe = ''.join(ch if ch.isalnum() or ch in '-_.+' else '-' for ch in f'{backbone}_{method}')
         paths.append(osp.join(out_dir, f'confusion_{safe}_{shots}shot.png'))
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        save_confusion_matrix(cm, classes, paths[-1], title=f'{method}, {shots}-shot\n{dataset} | {backbone}',
+                              caption=f'Counts summed over {len(mats)} seeds; colour: % of the true class.')
     return paths
 
 
@@ -174,7 +167,8 @@ def main(argv=None):
         text += [f'| {r.backbone} | {r.shots} | {r.n} | {100 * r.mean_diff:+.2f} | {r.wilcoxon_p:.3g} | '
                  f'{r.ttest_p:.3g} |' for r in test.itertuples()] + ['']
     curve = osp.join(out_dir, f'{args.metric}_vs_shots.png')
-    plot_curves(summary, args.metric, curve)
+    dataset = ', '.join(map(str, df.dataset.unique())) if 'dataset' in df else ''
+    plot_curves(summary, args.metric, curve, dataset)
     confusions = plot_confusions(df, out_dir)
     text += ['', f'![{args.metric} vs shots]({osp.basename(curve)})', '']
     text += [f'![confusion]({osp.basename(p)})' for p in confusions]

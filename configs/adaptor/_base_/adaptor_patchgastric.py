@@ -31,16 +31,24 @@ unimodal = dict(
 model = dict(type='AdaptorVL', image_dim=None, text_dim=None, width=256, depth=2, heads=4, embed_dim=256,
              dropout=0.1, fusion='unimodal', mask_same_caption=True)
 
+# Checkpoints are selected on a WSI-disjoint 10% of the *training* slides (`holdout`), never on the held-out
+# evaluation slides (`test_dataloader`, used by tools/analysis/eval_adaptor.py); both parts read the train cache.
+holdout = dict(fraction=0.1, seed=0)
 train_dataloader = dict(
     batch_size=256, num_workers=2, persistent_workers=True, drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
-    dataset=dict(type='CachedPairDataset', source=dict(source, split='train'), unimodal=unimodal))
+    dataset=dict(type='CachedPairDataset', source=dict(source, split='train'), unimodal=unimodal,
+                 holdout=dict(holdout, part='train')))
 val_dataloader = dict(
     batch_size=512, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
+    dataset=dict(type='CachedPairDataset', source=dict(source, split='train'), unimodal=unimodal,
+                 holdout=dict(holdout, part='val')))
+test_dataloader = dict(
+    batch_size=512, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
     dataset=dict(type='CachedPairDataset', source=dict(source, split='test'), unimodal=unimodal))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='RetrievalRecall', topk=(1, 5, 10))
+val_evaluator = dict(type='ImageTextRecall', topk=(1, 5, 10))
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),

@@ -44,6 +44,13 @@ class LinearProbe(BaseAdapter):
     validation split), by balanced accuracy, then the probe is refit on the whole support set. With 1 shot per
     class nothing can be held out and ``default_C`` is used. Setting ``C`` skips the search.
 
+    Difference from CoOp's ``lpclip/linear_probe.py`` (the few-shot LP baseline of CoOp, Tip-Adapter, CLAP):
+    lpclip draws an *extra* validation set of ``min(k, 4)`` labelled shots per class, searches ``C`` over
+    ``1e6 .. 1e-6`` (x100 steps) then refines it by a binary search, and fits on all ``k`` shots. Without
+    ``fit(val=...)`` we use no labels beyond the ``k`` shots: stricter (fewer shots to fit the search probes,
+    none at 1 shot), so our LP can trail lpclip's numbers at 2-4 shots. Pass ``val`` to reproduce lpclip's
+    protocol (its binary refinement is not reproduced: pass a finer ``C_grid``).
+
     Args:
         C (float, optional): Fixed inverse regularisation strength (sklearn's ``C``).
         C_grid (Sequence[float]): Candidates of the search. Defaults to ``10 ** (-2 .. 4)``.
@@ -72,7 +79,9 @@ class LinearProbe(BaseAdapter):
                     scores.append(balanced_accuracy(x_va @ w.t() + b, y_va))
                 C = self.C_grid[max(range(len(scores)), key=scores.__getitem__)]
         self.selected_C = C
-        self.weight, self.bias = fit_logistic_regression(x, y, self.num_classes, C, self.max_iter)
+        weight, bias = fit_logistic_regression(x, y, self.num_classes, C, self.max_iter)
+        self.register_buffer('weight', weight)
+        self.register_buffer('bias', bias)
 
     def forward(self, x):
         return x @ self.weight.t() + self.bias

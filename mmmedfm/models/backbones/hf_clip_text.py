@@ -36,13 +36,14 @@ class HFCLIPText(BaseModule):
         self.batch_size = batch_size
 
     @torch.no_grad()
-    def encode(self, texts: List[str]) -> torch.Tensor:
-        """Embed ``N`` strings. Returns an ``(N, D)`` tensor of unit-norm embeddings."""
+    def encode(self, texts: List[str], normalize: bool = True) -> torch.Tensor:
+        """Embed ``N`` strings. Returns an ``(N, D)`` tensor, unit-norm unless ``normalize=False``."""
         out = []
         for i in range(0, len(texts), self.batch_size):
             tok = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
                                  max_length=self.max_length, return_tensors='pt')
             pooled = self.text_model(input_ids=tok['input_ids'],
                                      attention_mask=tok['attention_mask']).pooler_output
-            out.append(F.normalize(self.text_projection(pooled), dim=-1))
+            emb = self.text_projection(pooled)
+            out.append(F.normalize(emb, dim=-1) if normalize else emb)
         return torch.cat(out)

@@ -35,10 +35,11 @@ class OpenCLIPText(BaseModule):
         self.embed_dim = int(self.encode(['a']).shape[-1])
 
     @torch.no_grad()
-    def encode(self, texts: List[str]) -> torch.Tensor:
-        """Embed ``N`` strings. Returns an ``(N, D)`` tensor of unit-norm embeddings."""
+    def encode(self, texts: List[str], normalize: bool = True) -> torch.Tensor:
+        """Embed ``N`` strings. Returns an ``(N, D)`` tensor, unit-norm unless ``normalize=False``."""
         out = []
         for i in range(0, len(texts), self.batch_size):
             tokens = self.tokenizer(texts[i:i + self.batch_size])
-            out.append(F.normalize(self.model.encode_text(tokens).float(), dim=-1))
+            emb = self.model.encode_text(tokens).float()
+            out.append(F.normalize(emb, dim=-1) if normalize else emb)
         return torch.cat(out)

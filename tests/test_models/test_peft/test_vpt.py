@@ -99,6 +99,7 @@ def test_init_is_seeded_bounded_and_eval_deterministic():
         a.train()
         assert (a(x) - a(x)).abs().max() > 0  # prompt dropout acts in training only
     a.vpt.prompts.sum().backward()
+    torch.testing.assert_close(a.vpt.prompts.grad, torch.ones_like(a.vpt.prompts))  # a trainable leaf
 
 
 def test_hf_backbone_config_and_errors(tiny_clip_dir):
@@ -107,7 +108,7 @@ def test_hf_backbone_config_and_errors(tiny_clip_dir):
                                                      dict(type='LayerNormAffine')])
     assert m.peft_summary['VisualPromptTuning']['params'] == 2 * 32
     m(torch.randn(1, 3, 64, 64))[0].sum().backward()
-    assert m.vpt.prompts.grad is not None and m.vision_model.post_layernorm.weight.grad is not None
+    assert m.vpt.prompts.grad.abs().sum() > 0 and m.vision_model.post_layernorm.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='once'):
         apply_peft(m, [dict(type='VisualPromptTuning')])
     from transformers import CLIPConfig, CLIPModel

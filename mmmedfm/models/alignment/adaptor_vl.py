@@ -49,7 +49,11 @@ class AdaptorVL(BaseModel):
         fusion (str): ``'unimodal'`` or ``'paired'`` (see above). Defaults to ``'unimodal'``.
         context_dropout (float): ``'paired'`` only. Defaults to 0.5.
         logit_scale_init (float): Initial ``1 / temperature``. Defaults to 1 / 0.07 (CLIP).
-        max_logit_scale (float): Clamp of ``1 / temperature``. Defaults to 100 (CLIP).
+        max_logit_scale (float, optional): Clamp of ``1 / temperature``. Defaults to 100 (CLIP); ``None``
+            leaves it unclamped (Adaptor-VL-SSL).
+        image_weight (float): Weight of the text->image term of the InfoNCE loss (the caption-to-image softmax
+            over images); the image->text term gets ``1 - image_weight``. Defaults to 0.5 (symmetric, CLIP);
+            Adaptor-VL-SSL uses 0.75.
         mask_same_caption (bool): Drop same-caption pairs from the InfoNCE denominators. Defaults to True.
 
     Inputs (a batch of :class:`~mmmedfm.datasets.CachedPairDataset`):
@@ -60,7 +64,7 @@ class AdaptorVL(BaseModel):
     def __init__(self, image_dim: int, text_dim: int, width: int = 256, depth: int = 2, heads: int = 4,
                  mlp_ratio: float = 4., embed_dim: int = 256, dropout: float = 0.1, num_null: int = 1,
                  fusion: str = 'unimodal', context_dropout: float = 0.5, logit_scale_init: float = 1 / 0.07,
-                 max_logit_scale: float = 100., mask_same_caption: bool = True,
+                 max_logit_scale: Optional[float] = 100., mask_same_caption: bool = True, image_weight: float = 0.5,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if fusion not in FUSIONS:
@@ -77,12 +81,17 @@ class AdaptorVL(BaseModel):
         self.image_proj = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, embed_dim, bias=False))
         self.text_proj = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, embed_dim, bias=False))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(logit_scale_init)))
-        self.max_log_scale = math.log(max_logit_scale)
+        self.max_log_scale = None if max_logit_scale is None else math.log(max_logit_scale)
+        if not 0 <= image_weight <= 1:
+            raise ValueError(f'model.image_weight must be in [0, 1], got {image_weight}')
+        self.image_weight = image_weight
         self.embed_dim = embed_dim
 
     # -- embedding -------------------------------------------------------------------------------------------
     def scale(self) -> torch.Tensor:
-        """``exp(logit_scale)`` clamped to ``[1, max_logit_scale]``."""
+        """``exp(logit_scale)`` clamped to ``[1, max_logit_scale]`` (unclamped when ``max_logit_scale=None``)."""
+        if self.max_log_scale is None:
+            return self.logit_scale.exp()
         return self.logit_scale.clamp(0, self.max_log_scale).exp()
 
     def _image_tokens(self, image: torch.Tensor) -> torch.Tensor:
@@ -156,7 +165,7 @@ class AdaptorVL(BaseModel):
             return img_emb, txt_emb
         if mode == 'loss':
             groups = caption_index if self.mask_same_caption else None
-            return dict(loss=info_nce_loss(img_emb, txt_emb, self.scale(), groups),
+            return dict(loss=info_nce_loss(img_emb, txt_emb, self.scale(), groups, self.image_weight),
                         logit_scale=self.scale().detach())
         if mode == 'predict':
             n = len(img_emb)
