@@ -2,7 +2,7 @@ from mmmedfm.utils.quiet import quiet_stack_imports
 
 with quiet_stack_imports():
     import mmpretrain.models  # noqa: F401  (imported first, without its known import-time noise)
-from .adaptor import *  # noqa: F401,F403
+from .alignment import *  # noqa: F401,F403
 from .adapters import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 from PIL import Image
 
 from mmmedfm.apis import (SlideError, heatmap, init_model, open_slide, predict, predict_slide, slide_mpp,
@@ -183,6 +184,16 @@ def test_bad_slides_one_clear_message_each(slides, model, tmp_path):
         predict_slide(model, slides['tissue'], tile_size=64, level=5, progress=False)
     with pytest.raises(FileNotFoundError, match='missing.svs'):
         predict_slide(model, str(tmp_path / 'missing.svs'), progress=False)
+    for page, tile, what in ((0, 8, 'tile at x=512, y=256, level 0'), (1, 0, 'thumbnail')):
+        corrupt = str(tmp_path / f'corrupt{page}.tif')  # deflate data of one TIFF tile overwritten
+        shutil.copy(slides['tissue'], corrupt)
+        with tifffile.TiffFile(corrupt) as tif:
+            offset, count = tif.pages[page].dataoffsets[tile], tif.pages[page].databytecounts[tile]
+        with open(corrupt, 'r+b') as f:
+            f.seek(offset)
+            f.write(b'\xff' * count)
+        with pytest.raises(SlideError, match=rf'corrupt{page}\.tif: cannot read the {what}'):
+            predict_slide(model, corrupt, tile_size=64, mpp=0.5, thumb_size=512, progress=False)
     # a slide without mpp works at a named level (mpp unknown)
     pred = predict_slide(model, slides['no_mpp'], tile_size=64, level=1, progress=False)
     assert len(pred.tiles) == 24 and pred.tiles.mpp.isna().all() and set(pred.tiles.level) == {1}

@@ -3,7 +3,7 @@ import torch
 
 from mmmedfm.apis.adaptor import zero_shot_proba
 from mmmedfm.evaluation.retrieval import retrieval_metrics
-from mmmedfm.models.adaptor import AdaptorVL
+from mmmedfm.models.alignment import AdaptorVL
 
 C, DV, DT, L = 6, 24, 16, 5
 

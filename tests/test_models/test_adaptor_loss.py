@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmedfm.evaluation.retrieval import recall_at_k, retrieval_metrics
-from mmmedfm.models.adaptor import info_nce_loss, same_group_mask
+from mmmedfm.models.alignment import info_nce_loss, same_group_mask
 
 
 def _hand_info_nce(img, txt, scale, groups):

@@ -81,3 +81,15 @@ def test_preprocessor_augments_training_batches_only():
     assert torch.equal(train, expected)
     with pytest.raises(ValueError, match='flip_prob'):
         TensorAugment(flip_prob=(0.8, 0.8))
+
+
+def test_fast_normalisation_equals_parent():
+    from mmpretrain.models.utils import ClsDataPreprocessor
+    from mmpretrain.structures import DataSample
+    mean, std = [120., 110., 100.], [60., 50., 40.]
+    x = torch.randint(0, 256, (3, 3, 5, 5), dtype=torch.uint8)
+    samples = [DataSample().set_gt_label(i) for i in range(3)]
+    ours = VLMDataPreprocessor(mean=mean, std=std)(dict(inputs=x, data_samples=samples))
+    ref = ClsDataPreprocessor(mean=mean, std=std, to_rgb=True)(dict(inputs=x, data_samples=samples))
+    assert torch.equal(ours['inputs'], ref['inputs'])
+    assert [s.gt_label.item() for s in ours['data_samples']] == [0, 1, 2]

@@ -63,3 +63,18 @@ def test_demo_config_only_changes_paths():
     assert demo.model == real.model
     assert demo.train_dataloader == real.train_dataloader
     assert demo.optim_wrapper == real.optim_wrapper
+
+
+def test_no_name_shadows_the_stack_with_another_contract():
+    """A name we register that mmpretrain/mmengine also has must be a subclass of theirs (same contract,
+    e.g. our ``ImageClassifier`` adds ``backbone.peft``); anything else gets a name of its own."""
+    from mmengine.registry import Registry
+    shadows = {}
+    for name in dir(registry):
+        reg = getattr(registry, name)
+        if isinstance(reg, Registry) and reg.parent is not None:
+            for key, cls in reg.module_dict.items():
+                parent = reg.parent.get(key)
+                if parent is not None:
+                    shadows[key] = issubclass(cls, parent)
+    assert shadows == {'ImageClassifier': True, 'LoadImageFromFile': True}

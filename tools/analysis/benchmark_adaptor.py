@@ -29,7 +29,7 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = p.parse_args(argv)
-    from mmmedfm.models.adaptor import AdaptorVL
+    from mmmedfm.models.alignment import AdaptorVL
     dev = torch.device(args.device)
     model = AdaptorVL(args.image_dim, args.text_dim, width=args.width, depth=args.depth, heads=args.heads).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

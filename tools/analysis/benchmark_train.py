@@ -5,8 +5,9 @@ Both sides train a PLIP-shape CLIP image tower (random init from a ``CLIPConfig`
 
 * ``mmmedfm``: ``tools/train.py`` on a generated config (the CITE PLIP LoRA experiment pointed at a synthetic
   SICAPv2 at the input size): Runner, ``VLMClassifier``, SDPA attention, bf16 AMP (``--amp``) on GPU,
-  optional ``torch.compile`` (``cfg.compile``), pinned memory, persistent workers. End to end: JPEG decoding,
-  resizing, flips/rot90, collation and host->device copies are included.
+  optional ``torch.compile`` (``cfg.compile``), pinned memory, persistent workers. End to end: images read
+  from the decoded-image cache (built before timing; ``--jpeg``: decoded every iteration), flips/rot90 on the
+  device (``TensorAugment``; ``--cpu-augment``: in the dataset pipeline), collation and host->device copies.
 * ``hf-peft``: ``transformers.CLIPModel`` + ``peft.get_peft_model`` in a hand-written loop over batches
   already on the device (model step only), ``torch.autocast`` bf16 when AMP is on.
 
@@ -53,6 +54,12 @@ def parse_args(argv=None):
     p.add_argument('--images', type=int, default=None,
                    help='synthetic images on disk (reused across iterations); default max(batch, 64)')
     p.add_argument('--skip', choices=['hf', 'ours'], help='run only one side')
+    p.add_argument('--jpeg', action='store_true',
+                   help='our side decodes JPEGs every iteration (default: the decoded-image cache)')
+    p.add_argument('--cpu-augment', action='store_true',
+                   help='flips/rot90 in the dataset pipeline on the CPU (default: TensorAugment on the device)')
+    p.add_argument('--peak-memory-full', action='store_true',
+                   help='also train our side without LoRA (full fine-tuning) and print its peak memory')
     p.add_argument('--work-dir', help='where assets and logs go (default: a temporary dir)')
     return p.parse_args(argv)
 
@@ -100,7 +107,17 @@ def make_assets(root, args):
     """A PLIP-format CLIP (PLIP shape unless reduced by the flags) and a synthetic SICAPv2 at the input size."""
     from transformers import CLIPConfig, CLIPModel
 
+    import json
+
     from mmmedfm.utils.demo_assets import make_sicapv2, make_tiny_clip
+    n = args.images or max(args.batch, 64)
+    shape = dict(image_size=args.image_size, patch_size=args.patch_size, hidden=args.hidden, layers=args.layers,
+                 heads=args.heads, proj_dim=args.proj_dim, images=n)
+    stamp = osp.join(root, 'assets.json')
+    if osp.isfile(stamp):  # a --work-dir reused with the same shape: keep the assets
+        with open(stamp) as f:
+            if json.load(f) == shape:
+                return osp.join(root, 'clip'), osp.join(root, 'SICAPv2')
     model_dir = make_tiny_clip(osp.join(root, 'clip'), image_size=args.image_size, patch_size=args.patch_size,
                                hidden=args.hidden, layers=args.layers, heads=args.heads,
                                proj_dim=args.proj_dim)
@@ -110,9 +127,10 @@ def make_assets(root, args):
         sub.intermediate_size = 4 * sub.hidden_size
     torch.manual_seed(0)
     CLIPModel(cfg).save_pretrained(model_dir)
-    n = args.images or max(args.batch, 64)
     data_root = make_sicapv2(osp.join(root, 'SICAPv2'), train_per_class=math.ceil(n / 4), test_per_class=1,
                              wsis_per_class=2, size=args.image_size)
+    with open(stamp, 'w') as f:
+        json.dump(shape, f)
     return model_dir, data_root
 
 
@@ -149,22 +167,32 @@ def run_hf_peft(model_dir, args, device, amp):
     return meter.images_per_s(), _peak_mib(device)
 
 
-def run_ours(model_dir, data_root, args, work_dir):
-    """``tools/train.py`` on the CITE PLIP LoRA config pointed at the generated assets."""
-    cfg_path = osp.join(work_dir, 'benchmark_cfg.py')
+def run_ours(model_dir, data_root, args, work_dir, full=False):
+    """``tools/train.py`` on the CITE PLIP LoRA config pointed at the generated assets (``full``: no LoRA)."""
+    cfg_path = osp.join(work_dir, f'benchmark_cfg{"_full" if full else ""}.py')
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     size = args.image_size
     base = osp.join(ROOT, 'configs', 'cite', 'plip_lora_16shot.py')
     from mmengine.config import Config
     hooks = Config.fromfile(base).to_dict().get('custom_hooks', [])  # keep the default hooks of our path
+    augment = [dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+               dict(type='RandomRot90', prob=0.5)]
     pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(size, size)),
-                dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-                dict(type='RandomRot90', prob=0.5), dict(type='PackInputs')]
+                *(augment if args.cpu_augment else []), dict(type='PackInputs')]
+    model = dict(foundation_model=model_dir)
+    if not args.cpu_augment:  # the same draws' distributions, on the batch on the device
+        model['data_preprocessor'] = dict(augment=dict(flip_prob=(0.25, 0.25), rot90_prob=0.5))
+    if full:
+        model['backbone'] = dict(peft=None)
+    cache = dict(cache_decoded=not args.jpeg, decoded_cache_dir=osp.join(work_dir, 'decoded'),
+                 decoded_cache_workers=args.num_workers)
     fields = dict(
-        model=dict(foundation_model=model_dir),
+        model=model,
         train_dataloader=dict(batch_size=args.batch, num_workers=args.num_workers,
                               persistent_workers=args.num_workers > 0,
                               sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
-                              dataset=dict(data_root=data_root, num_shots=None, pipeline=pipeline)),
+                              dataset=dict(data_root=data_root, num_shots=None, pipeline=pipeline, **cache)),
         train_cfg=dict(_delete_=True, by_epoch=False, max_iters=args.warmup + args.iters),
         default_hooks=dict(checkpoint=dict(by_epoch=False, interval=10**9, save_last=False),
                            logger=dict(interval=10**9)),
@@ -179,7 +207,7 @@ def run_ours(model_dir, data_root, args, work_dir):
     spec = importlib.util.spec_from_file_location('train_tool', osp.join(ROOT, 'tools', 'train.py'))
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
-    argv = [cfg_path, '--work-dir', osp.join(work_dir, 'ours'), '--no-validate', '--force']
+    argv = [cfg_path, '--work-dir', osp.join(work_dir, 'ours_full' if full else 'ours'), '--no-validate', '--force']
     runner = train.main(argv + (['--amp'] if args.amp else []))
     device = next(runner.model.parameters()).device
     return meter.images_per_s(), _peak_mib(device)
@@ -209,13 +237,17 @@ def main(argv=None):
     if args.skip != 'ours':
         name = 'mmmedfm tools/train.py (end to end)' + (' + compile' if args.compile else '')
         results[name] = run_ours(model_dir, data_root, args, work_dir)
+    if args.peak_memory_full:
+        results['mmmedfm tools/train.py, full fine-tuning'] = run_ours(model_dir, data_root, args, work_dir, True)
     mem = 'peak GPU MiB' if device.type == 'cuda' else 'peak RSS MiB (process, cumulative)'
     print(f'\n{shape}\n{"path":45s} {"img/s":>9s} {mem:>36s}')
     for k, (ips, peak) in results.items():
         print(f'{k:45s} {ips:9.1f} {peak:36.0f}')
-    if len(results) == 2:
-        (_, (hf, _)), (_, (ours, _)) = results.items()
-        print(f'ratio mmmedfm / hf-peft: {ours / hf:.2f}x')
+    values = list(results.values())
+    if args.skip is None:
+        print(f'ratio mmmedfm / hf-peft: {values[1][0] / values[0][0]:.2f}x')
+    if args.peak_memory_full:
+        print(f'peak memory LoRA / full fine-tuning: {values[-2][1] / values[-1][1]:.2f}x (goal <= 0.7x)')
     if tmp is not None:
         tmp.cleanup()
     return results

@@ -48,7 +48,7 @@ test_dataloader = dict(
     batch_size=512, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
     dataset=dict(type='CachedPairDataset', source=dict(source, split='test'), unimodal=unimodal))
-val_evaluator = dict(type='RetrievalRecall', topk=(1, 5, 10))
+val_evaluator = dict(type='ImageTextRecall', topk=(1, 5, 10))
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),

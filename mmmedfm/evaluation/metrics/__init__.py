@@ -1,6 +1,6 @@
 from .balanced_accuracy import BalancedAccuracy
 from .clinical import ClinicalMetric
-from .retrieval import RetrievalRecall
+from .image_text_recall import ImageTextRecall
 from .wsi import WSIMetric
 
-__all__ = ['BalancedAccuracy', 'ClinicalMetric', 'RetrievalRecall', 'WSIMetric']
+__all__ = ['BalancedAccuracy', 'ClinicalMetric', 'ImageTextRecall', 'WSIMetric']

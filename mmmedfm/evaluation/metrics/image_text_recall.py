@@ -8,7 +8,7 @@ from ..retrieval import retrieval_metrics
 
 
 @METRICS.register_module()
-class RetrievalRecall(BaseMetric):
+class ImageTextRecall(BaseMetric):
     """Image <-> caption Recall@K of :class:`~mmmedfm.models.AdaptorVL` predictions (see
     :func:`~mmmedfm.evaluation.retrieval.retrieval_metrics`: slide-caption and patch level, percent).
 
