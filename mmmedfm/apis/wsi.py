@@ -5,6 +5,7 @@ draw per-class heatmaps over the thumbnail.
 ``predict_slide(model, path)`` is the notebook entry point; ``tools/predict_wsi.py`` writes its results for a
 slide or a folder (``mmmedfm.apis.wsi_io``).
 """
+import os.path as osp
 from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
@@ -91,8 +92,12 @@ class _SlideTiles(torch.utils.data.Dataset):
     def __getitem__(self, i):
         if self._slide is None:
             self._slide = open_slide(self.path)
+        import openslide
         x, y, level, read_size = (int(v) for v in self.rows[i])
-        img = read_tile(self._slide, x, y, level, read_size, self.tile_size)
+        try:
+            img = read_tile(self._slide, x, y, level, read_size, self.tile_size)
+        except openslide.OpenSlideError as e:  # a corrupt tile: OpenSlide's handle is unusable afterwards
+            raise SlideError(f'{self.path}: cannot read the tile at x={x}, y={y}, level {level} ({e}).') from None
         img = img if self.rgb else np.ascontiguousarray(img[..., ::-1])
         return self.pipeline(dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2], sample_idx=i,
                                   img_path=self.path, wsi_id=self.slide_id))
@@ -123,13 +128,15 @@ def predict_slide(model: nn.Module, path: str, tile_size: int = 256, mpp: Option
     Raises:
         SlideError: Unreadable slide, no tissue, no mpp (and no level), level out of range.
     """
-    import os.path as osp
     slide_id = slide_id or osp.splitext(osp.basename(path))[0]
+    import openslide
     slide = open_slide(path)
     try:
         thumb, down = thumbnail(slide, thumb_size)
         mask, threshold = tissue_mask(thumb, tissue_channel, tissue_threshold)
         grid = tile_grid(slide, tile_size, mpp, level, mask, down, min_tissue, path)
+    except openslide.OpenSlideError as e:  # corrupt image data in the thumbnail's level
+        raise SlideError(f'{path}: cannot read the thumbnail ({e}).') from None
     finally:
         slide.close()
     if grid.empty:

@@ -74,7 +74,8 @@ def write_slide_outputs(pred: SlidePrediction, path: str, out_dir: str, cmap: st
         Image.fromarray(img).save(osp.join(folder, f'heatmap_{_safe(name)}.png'))
     record = dict(slide_id=pred.slide_id, path=osp.abspath(path), num_tiles=len(pred.tiles),
                   aggregate=pred.aggregate, pred_label=pred.label, pred_class=pred.pred_class,
-                  tile_mpp=float(pred.tiles['mpp'].iloc[0]), tile_level=int(pred.tiles['level'].iloc[0]),
+                  tile_mpp=None if pd.isna(pred.tiles['mpp'].iloc[0]) else float(pred.tiles['mpp'].iloc[0]),
+                  tile_level=int(pred.tiles['level'].iloc[0]),
                   **{f'prob_{n}': float(p) for n, p in zip(pred.class_names, pred.probs)})
     tmp = osp.join(folder, DONE_FILE + '.tmp')
     with open(tmp, 'w') as f:

@@ -42,11 +42,21 @@ class FeatureSet:
         ``pooled`` embeddings are L2-normalised in float32."""
         arrays = ShardedArrays(folder)
         index = arrays.index
-        features = F.normalize(arrays.load('pooled').float(), dim=-1)
+        pooled = arrays.load('pooled')
+        if pooled.ndim != 2 or not torch.isfinite(pooled).all():
+            raise ValueError(f'{folder}: pooled embeddings of shape {tuple(pooled.shape)} (finite: '
+                             f'{bool(torch.isfinite(pooled).all())}), expected (N, D) finite values; delete the '
+                             'folder to re-extract.')
+        features = F.normalize(pooled.float(), dim=-1)
         lists = [index.get(k) for k in ('image_ids', 'labels', 'wsi_ids')]
         if any(not isinstance(v, list) or len(v) != len(features) for v in lists):
             raise ValueError(f'{folder}: index.json lists (image_ids, labels, wsi_ids) do not match the '
                              f'{len(features)} stored embeddings; delete the folder to re-extract.')
+        classes = index.get('classes') or []
+        bad = [v for v in index['labels'] if not isinstance(v, int) or not 0 <= v < max(len(classes), 1)]
+        if classes and bad:
+            raise ValueError(f'{folder}: index.json labels {bad[:3]} are not class indices of {classes}; delete '
+                             'the folder to re-extract.')
         return cls(features=features, labels=torch.tensor(index['labels'], dtype=torch.long),
                    image_ids=index['image_ids'], wsi_ids=index['wsi_ids'], classes=index.get('classes', []),
                    meta=index.get('meta', {}))

@@ -45,6 +45,9 @@ class ShardedArrays:
             sizes = [int(n) for n in self.index['sizes']]
             if len(sizes) != len(self.index['shards']):
                 raise ValueError('`sizes` and `shards` differ in length')
+            if not isinstance(self.index['keys'], dict) or not all(
+                    isinstance(v, list) for v in self.index['keys'].values()):
+                raise ValueError('`keys` must map tensor names to row shapes')
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f'{path} is unreadable ({e}); delete {folder} to re-extract.') from None
         self.folder = folder
@@ -61,10 +64,16 @@ class ShardedArrays:
             from safetensors import safe_open
             path = osp.join(self.folder, self.index['shards'][k])
             try:
-                self._handles[k] = safe_open(path, framework='pt')
+                handle = safe_open(path, framework='pt')
             except Exception as e:  # safetensors raises its own SafetensorError type
                 raise ValueError(f'Cache shard {path} is unreadable ({e}); delete {self.folder} to re-extract.'
                                  ) from None
+            expected = {key: [self.index['sizes'][k], *shape] for key, shape in self.index['keys'].items()}
+            found = {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}
+            if found != expected:
+                raise ValueError(f'Cache shard {path} holds {found} but {INDEX} says {expected}; delete '
+                                 f'{self.folder} to re-extract.')
+            self._handles[k] = handle
         return self._handles[k]
 
     def has(self, key: str) -> bool:
@@ -78,12 +87,11 @@ class ShardedArrays:
 
     def load(self, key: str) -> torch.Tensor:
         """All rows of ``key``, concatenated (in memory); checked against the index sizes."""
-        parts = [self._handle(k).get_tensor(key) for k in range(len(self.index['shards']))]
-        for k, part in enumerate(parts):
-            if len(part) != self.index['sizes'][k]:
-                raise ValueError(f'{osp.join(self.folder, self.index["shards"][k])}: {len(part)} rows of {key!r}, '
-                                 f'index.json says {self.index["sizes"][k]}; delete {self.folder} to re-extract.')
-        return torch.cat(parts)
+        if key not in self.index['keys']:
+            raise KeyError(f'{osp.join(self.folder, INDEX)}: no tensor {key!r} (has {sorted(self.index["keys"])}); '
+                           f'delete {self.folder} to re-extract.')
+        # Shapes are checked against index.json when each shard is opened.
+        return torch.cat([self._handle(k).get_tensor(key) for k in range(len(self.index['shards']))])
 
     def __getstate__(self):  # file handles do not cross process boundaries
         state = dict(self.__dict__)

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 
 from .decoded_dataset import DecodedCacheMixin
+from .seeded_augment import SeededAugmentMixin
 
 WSI_SELECTIONS = ('most_patches', 'random')
 
@@ -163,7 +164,7 @@ def check_seed(value, key: str, owner: str) -> None:
         raise ValueError(f'{owner}: `{key}` must be an integer, got {value!r}.')
 
 
-class FewShotMixin(DecodedCacheMixin):
+class FewShotMixin(SeededAugmentMixin, DecodedCacheMixin):
     """Few-shot config keys for any ``BaseDataset`` (put it first in the bases: ``(FewShotMixin, BaseDataset)``).
 
     The draw runs in ``filter_data`` (MMEngine's hook after ``load_data_list``), so the subclass only reads
@@ -181,6 +182,7 @@ class FewShotMixin(DecodedCacheMixin):
     A dataset with no image after loading is refused (names the annotation file). Sampling is refused on a
     ``test_mode=True`` dataset: evaluation always uses the full split. The decoded-image cache keys
     (``cache_decoded``...) come from :class:`DecodedCacheMixin`; it is on by default for few-shot supports.
+    Training samples are augmented from per-sample seeds (:class:`SeededAugmentMixin`).
     """
 
     def __init__(self, *args, num_shots: Optional[int] = None, shot_seed: int = 1,

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 from PIL import Image
 
 from mmmedfm.apis import (SlideError, heatmap, init_model, open_slide, predict, predict_slide, slide_mpp,
@@ -147,6 +148,7 @@ def test_heatmap_size_and_colours(slides, model):
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 def test_tool_writes_outputs_and_resumes(slides, opts, tmp_path):
     tool = load_tool('tools/predict_wsi.py')
     folder, out = osp.dirname(slides['tissue']), str(tmp_path / 'out')
@@ -183,11 +185,22 @@ def test_bad_slides_one_clear_message_each(slides, model, tmp_path):
         predict_slide(model, slides['tissue'], tile_size=64, level=5, progress=False)
     with pytest.raises(FileNotFoundError, match='missing.svs'):
         predict_slide(model, str(tmp_path / 'missing.svs'), progress=False)
+    for page, tile, what in ((0, 8, 'tile at x=512, y=256, level 0'), (1, 0, 'thumbnail')):
+        corrupt = str(tmp_path / f'corrupt{page}.tif')  # deflate data of one TIFF tile overwritten
+        shutil.copy(slides['tissue'], corrupt)
+        with tifffile.TiffFile(corrupt) as tif:
+            offset, count = tif.pages[page].dataoffsets[tile], tif.pages[page].databytecounts[tile]
+        with open(corrupt, 'r+b') as f:
+            f.seek(offset)
+            f.write(b'\xff' * count)
+        with pytest.raises(SlideError, match=rf'corrupt{page}\.tif: cannot read the {what}'):
+            predict_slide(model, corrupt, tile_size=64, mpp=0.5, thumb_size=512, progress=False)
     # a slide without mpp works at a named level (mpp unknown)
     pred = predict_slide(model, slides['no_mpp'], tile_size=64, level=1, progress=False)
     assert len(pred.tiles) == 24 and pred.tiles.mpp.isna().all() and set(pred.tiles.level) == {1}
 
 
+@pytest.mark.e2e
 @pytest.mark.e2e
 def test_tool_folder_with_a_bad_slide_reports_it(slides, opts, tmp_path):
     folder = tmp_path / 'mixed'
@@ -215,6 +228,9 @@ def _free_port():
 @pytest.mark.dist
 @pytest.mark.timeout(900)
 @pytest.mark.e2e
+@pytest.mark.e2e
+@pytest.mark.dist
+@pytest.mark.timeout(900)
 def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
     """``tools/dist_predict_wsi.sh ... 2`` (torchrun, gloo on CPU): each rank predicts its own slide, rank 0
     writes the summary, and the results equal those of one process."""
@@ -238,6 +254,8 @@ def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
     pd.testing.assert_frame_equal(two.drop(columns='error'), one.drop(columns='error'), check_dtype=False)
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
     import subprocess
     import sys
@@ -252,6 +270,7 @@ def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
         'predict_wsi: 1 slide(s) failed: ') and 'no_mpp.tif: the slide has no resolution' in p.stderr
 
 
+@pytest.mark.slow
 def test_demo_slide(tmp_path):
     """The demo slide of make_demo_assets: OpenSlide reads its size, levels and mpp; the demo command's tissue
     settings keep tiles of every region and no tile that is mostly glass (checked on the builder's label map)."""

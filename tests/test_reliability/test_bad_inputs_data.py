@@ -139,3 +139,47 @@ def test_inconsistent_feature_cache(tmp_path):
     index.write_text(index.read_text().replace('"image_ids": ["a", "b", "c"]', '"image_ids": ["a"]'))
     with pytest.raises(ValueError, match=r'train_abc: index.json lists .* do not match the 3 stored'):
         FeatureSet.load(str(tmp_path / 'train_abc'))
+
+
+def test_feature_cache_with_wrong_shapes_names_the_shard(tmp_path):
+    from safetensors.torch import save_file
+    fs = FeatureSet(torch.randn(3, 4), torch.tensor([0, 1, 0]), ['a', 'b', 'c'], ['w', 'w', 'v'], ['x', 'y'])
+    fs.save(str(tmp_path / 'train_abc'))
+    shard = tmp_path / 'train_abc' / 'part_00000-of-00001.safetensors'
+    save_file(dict(pooled=torch.randn(3, 5)), str(shard))  # another width than index.json records
+    with pytest.raises(ValueError, match=r"part_00000-of-00001\.safetensors holds \{'pooled': \[3, 5\]\} but "
+                                         r"index\.json says \{'pooled': \[3, 4\]\}; delete .*train_abc"):
+        FeatureSet.load(str(tmp_path / 'train_abc'))
+
+
+def test_feature_cache_with_bad_labels(tmp_path):
+    fs = FeatureSet(torch.randn(3, 4), torch.tensor([0, 1, 0]), ['a', 'b', 'c'], ['w', 'w', 'v'], ['x', 'y'])
+    fs.save(str(tmp_path / 'train_abc'))
+    index = tmp_path / 'train_abc' / 'index.json'
+    index.write_text(index.read_text().replace('"labels": [0, 1, 0]', '"labels": [0, 7, 0]'))
+    with pytest.raises(ValueError, match=r'train_abc: index.json labels \[7\] are not class indices'):
+        FeatureSet.load(str(tmp_path / 'train_abc'))
+
+
+@pytest.mark.parametrize('damage', ['shard', 'shape', 'index'])
+def test_corrupt_text_cache_is_rebuilt(tiny_clip_dir, tmp_path, damage):
+    import json
+
+    from safetensors.torch import save_file
+
+    from mmmedfm.models.utils.text_cache import cached_class_embeddings
+    prompts = [['benign glands'], ['dense glands'], ['fused glands']]
+    cfg = dict(type='HFCLIPText', pretrained=tiny_clip_dir)
+    fresh, scale = cached_class_embeddings(cfg, prompts, str(tmp_path))
+    (folder, ) = tmp_path.glob('class_*')
+    (shard, ) = folder.glob('part_*.safetensors')
+    if damage == 'shard':
+        shard.write_bytes(b'not safetensors')
+    elif damage == 'shape':
+        save_file(dict(class_embeddings=torch.randn(2, fresh.shape[1])), str(shard))
+    else:
+        (folder / 'index.json').write_text(json.dumps(dict(shards=[shard.name])))  # truncated header
+    again, scale2 = cached_class_embeddings(cfg, prompts, str(tmp_path))  # warns, naming the folder
+    torch.testing.assert_close(again, fresh, rtol=0, atol=0)
+    assert scale2 == scale
+    torch.testing.assert_close(cached_class_embeddings(cfg, prompts, str(tmp_path))[0], fresh, rtol=0, atol=0)

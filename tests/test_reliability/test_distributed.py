@@ -1,5 +1,6 @@
 """``tools/dist_train.sh CONFIG 2`` (torchrun, gloo on CPU): same global batch -> same weights and metrics as
-one process; distributed evaluation sees each validation sample exactly once (odd-sized val set)."""
+one process, with the config's random augmentation on (per-sample seeds, mmmedfm/datasets/seeded_augment.py);
+distributed evaluation sees each validation sample exactly once (odd-sized val set)."""
 import pytest
 import os
 import os.path as osp
@@ -12,8 +13,8 @@ from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import ROOT, cli_options, load_tool
 from tests.test_reliability.utils import env, last_metrics, write_config
 
-# Weights after 2 Adam steps differ only by float summation order (gradient all-reduce vs one batch).
-# Observed max |Δ| on CPU (tiny model): 1.5e-8; printed with -s.
+# Weights after 2 Adam steps differ only by float summation order (gradient all-reduce vs one batch); printed
+# with -s. Without per-sample seeds (EpochSeedHook per_sample=False) each rank draws its own flips/rotations.
 WEIGHT_ATOL = 1e-5
 VAL_SIZE = 23  # odd: 2 ranks get 12 + 12 with one padded duplicate that the gather must drop
 
@@ -33,9 +34,11 @@ def _opts(demo_cfg_options, batch):
 @pytest.mark.dist
 @pytest.mark.timeout(900)
 @pytest.mark.e2e
-def test_two_processes_match_one(tmp_path, demo_cfg_options):
-    cfg = write_config(tmp_path / 'cfg.py', val_evaluator=[dict(type='BalancedAccuracy', num_classes=4),
-                                                           dict(type='SampleCount')])
+@pytest.mark.parametrize('per_sample', [True, False])
+def test_two_processes_match_one(tmp_path, demo_cfg_options, per_sample):
+    cfg = write_config(tmp_path / 'cfg.py', drop_hooks=('EpochSeedHook', ),
+                       extra_hooks=[dict(type='EpochSeedHook', per_sample=per_sample)],
+                       val_evaluator=[dict(type='BalancedAccuracy', num_classes=4), dict(type='SampleCount')])
     load_tool('tools/train.py').main([cfg, '--work-dir', str(tmp_path / 'one'), '--cfg-options',
                                       *cli_options(_opts(demo_cfg_options, 16))])
     e = env()
@@ -49,8 +52,11 @@ def test_two_processes_match_one(tmp_path, demo_cfg_options):
     one, two = (safe_torch_load(tmp_path / d / 'epoch_2.pth')['state_dict'] for d in ('one', 'two'))
     assert one.keys() == two.keys()
     max_diff = max((one[k].float() - two[k].float()).abs().max().item() for k in one)
+    print(f'max |Δ weights| 1 vs 2 processes (augmentation on, per_sample={per_sample}): {max_diff:.3g}')
+    if not per_sample:  # each rank draws its own augmentations: the weights differ
+        assert max_diff > 100 * WEIGHT_ATOL
+        return
     assert max_diff <= WEIGHT_ATOL, f'max |weights(1 proc) - weights(2 procs)| = {max_diff:.3g}'
-    print(f'max |Δ weights| 1 vs 2 processes: {max_diff:.3g}')
 
     m1, m2 = last_metrics(tmp_path / 'one'), last_metrics(tmp_path / 'two')
     expected = dict(samples=VAL_SIZE, unique=VAL_SIZE, idx_sum=sum(range(VAL_SIZE)))

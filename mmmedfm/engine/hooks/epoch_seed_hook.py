@@ -77,13 +77,17 @@ class EpochSeedHook(Hook):
             MMEngine restores the checkpoint's seed).
         seed_workers (bool): Install :func:`seed_worker` as the train dataloader's ``worker_init_fn`` so that
             workers follow the per-epoch seed. Defaults to True.
+        per_sample (bool): Also give the train dataset ``(seed, epoch)`` for per-sample augmentation seeds
+            (:class:`~mmmedfm.datasets.seeded_augment.SeededAugmentMixin`): the augmentation of a sample no
+            longer depends on the rank or worker that loads it. Defaults to True.
     """
 
     priority = 'HIGHEST'
 
-    def __init__(self, seed: Optional[int] = None, seed_workers: bool = True):
+    def __init__(self, seed: Optional[int] = None, seed_workers: bool = True, per_sample: bool = True):
         self.seed = seed
         self.seed_workers = seed_workers
+        self.per_sample = per_sample
 
     def before_train(self, runner) -> None:
         loader = runner.train_dataloader
@@ -103,6 +107,12 @@ class EpochSeedHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         base = self.seed if self.seed is not None else runner.seed
+        dataset = getattr(getattr(runner, 'train_dataloader', None), 'dataset', None)
+        while hasattr(dataset, 'dataset'):  # MMEngine's dataset wrappers
+            dataset = dataset.dataset
+        if self.per_sample and hasattr(dataset, 'set_augment_epoch'):
+            # Rank-independent per-sample augmentation seeds (before the epoch's workers are forked).
+            dataset.set_augment_epoch(base, runner.epoch)
         if base is None:
             return
         seed_everything(epoch_seed(base, runner.epoch, get_rank()))

@@ -4,7 +4,9 @@ Loading a text tower and encoding the prompt ensemble costs seconds to minutes o
 ``(C, D)`` tensor, so repeated runs (sweeps over seeds, shots, adapters) read it from ``{cache_dir}/class_{key}/``
 (key: :func:`~mmmedfm.cache.text_cache_key` of the encoder config + weights fingerprint and the prompts).
 """
+import logging
 import os.path as osp
+import shutil
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -18,6 +20,24 @@ from .zero_shot import build_zero_shot_weights
 def class_cache_folder(text_encoder: dict, class_prompts: Sequence[Sequence[str]], cache_dir: str) -> str:
     """Folder of the class embeddings of ``class_prompts`` under ``text_encoder``."""
     return osp.join(cache_dir, 'class_' + text_cache_key(text_encoder, class_prompts, kind='class'))
+
+
+def read_class_cache(folder: str, num_classes: int) -> Tuple[torch.Tensor, Optional[float]]:
+    """``((C, D) class embeddings, logit scale)`` from a class cache folder, checked: ``C == num_classes``,
+    finite values, a numeric (or null) ``logit_scale`` in ``index.json``.
+
+    Raises:
+        ValueError / KeyError: the cache is corrupt or has another shape (names the folder).
+    """
+    cache = ShardedArrays(folder)
+    weights = cache.load('class_embeddings')
+    if weights.ndim != 2 or len(weights) != num_classes or not torch.isfinite(weights).all():
+        raise ValueError(f'{folder}: class_embeddings of shape {tuple(weights.shape)} (finite: '
+                         f'{bool(torch.isfinite(weights).all())}), expected ({num_classes}, D) finite values')
+    scale = cache.index.get('logit_scale', 'missing')
+    if scale is not None and not isinstance(scale, (int, float)):
+        raise ValueError(f'{folder}: index.json logit_scale is {scale!r}, expected a number or null')
+    return weights, None if scale is None else float(scale)
 
 
 def cached_class_embeddings(text_encoder: dict, class_prompts: Sequence[Sequence[str]],
@@ -38,9 +58,14 @@ def cached_class_embeddings(text_encoder: dict, class_prompts: Sequence[Sequence
                          'without gradients, so PEFT on its text tower would never train; remove the key.')
     folder = class_cache_folder(text_encoder, class_prompts, cache_dir) if cache_dir else None
     if folder and is_complete(folder):
-        cache = ShardedArrays(folder)
-        print_log(f'[text cache] hit: {folder}', logger='current')
-        return cache.load('class_embeddings'), cache.index['logit_scale']
+        try:
+            weights, scale = read_class_cache(folder, len(class_prompts))
+            print_log(f'[text cache] hit: {folder}', logger='current')
+            return weights, scale
+        except (ValueError, KeyError, OSError) as e:
+            print_log(f'[text cache] {folder} is unusable ({e}); rebuilding it.', logger='current',
+                      level=logging.WARNING)
+            shutil.rmtree(folder)  # finished shards would otherwise be kept by write_shards
     encoder = MODELS.build(text_encoder)
     weights = build_zero_shot_weights(encoder.encode, class_prompts).contiguous()
     scale = getattr(encoder, 'logit_scale', None)
