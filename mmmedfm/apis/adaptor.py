@@ -7,7 +7,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from mmmedfm.cache import unimodal_settings
@@ -66,8 +68,11 @@ def few_shot_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.T
 
 
 def evaluate_adaptor(cfg: Union[Config, str], checkpoint: Optional[str] = None, shots: Sequence[int] = (1, 4, 16),
-                     seeds: Sequence[int] = (0, 1, 2)) -> Dict[str, object]:
+                     seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> Dict[str, object]:
     """Retrieval (held-out WSIs), zero-shot and few-shot (adapted vs raw frozen features) of a trained adaptor.
+
+    Each stage is logged; the few-shot probes (2 feature sets x shots x seeds, the slow part) show a progress
+    bar with an ETA unless ``progress=False``.
 
     Returns:
         dict: ``retrieval`` (:func:`~mmmedfm.evaluation.retrieval.retrieval_metrics`), ``zero_shot``
@@ -84,11 +89,13 @@ def evaluate_adaptor(cfg: Union[Config, str], checkpoint: Optional[str] = None, 
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')
     model.eval()
+    print_log('[eval_adaptor] 1/3 retrieval: embedding the cached train/test pairs', logger='current')
     train = DATASETS.build(Config(cfg.train_dataloader['dataset']).to_dict())
     test = DATASETS.build(Config(cfg.test_dataloader['dataset']).to_dict())
     tr_img, _ = adapted_embeddings(model, train)
     te_img, te_txt = adapted_embeddings(model, test)
     out: Dict[str, object] = dict(retrieval=retrieval_metrics(te_img, te_txt[test.caption_index], test.caption_index))
+    print_log('[eval_adaptor] 2/3 zero-shot: encoding the class prompts', logger='current')
     source = Config(cfg.test_dataloader['dataset']).to_dict()['source']
     meta = DATASETS.get(source['type']).METAINFO
     class_emb = adaptor_class_embeddings(model, Config(cfg.test_dataloader['dataset']).to_dict()['unimodal'],
@@ -98,10 +105,12 @@ def evaluate_adaptor(cfg: Union[Config, str], checkpoint: Optional[str] = None, 
     out['zero_shot'] = classification_metrics(test.labels.numpy(), probs.numpy(), len(class_emb))
     few: Dict[Tuple[str, int], Dict[str, float]] = {}
     feats = dict(adapted=(tr_img, te_img, class_emb), raw=(train.pooled.float(), test.pooled.float(), None))
-    for name, (xtr, xte, zs) in feats.items():
-        for k in shots:
-            runs: List[Dict[str, float]] = [few_shot_probe(xtr, train.labels, xte, test.labels, k, s, zs, scale)
-                                            for s in seeds]
-            few[(name, k)] = {m: float(np.nanmean([r[m] for r in runs])) for m in runs[0]}
+    runs: Dict[Tuple[str, int], List[Dict[str, float]]] = {}
+    jobs = [(name, k, s) for name in feats for k in shots for s in seeds]
+    for name, k, s in tqdm(jobs, desc='[eval_adaptor] 3/3 few-shot probes', unit='probe', disable=not progress):
+        xtr, xte, zs = feats[name]
+        runs.setdefault((name, k), []).append(few_shot_probe(xtr, train.labels, xte, test.labels, k, s, zs, scale))
+    for key, rs in runs.items():
+        few[key] = {m: float(np.nanmean([r[m] for r in rs])) for m in rs[0]}
     out['few_shot'] = few
     return out

@@ -81,7 +81,7 @@ def test_extraction_resumes_missing_shards_only(adaptor_cfg, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_adaptor_trains_from_cache_only(adaptor_cfg, monkeypatch, tmp_path):
+def test_adaptor_trains_from_cache_only(adaptor_cfg, monkeypatch, tmp_path, capsys):
     from tests.helpers import load_tool
     # val is carved from the training slides (the same cache as train); test holds the evaluation slides.
     train_folders = extract_unimodal(adaptor_cfg, 'train', progress=False)

@@ -31,21 +31,22 @@ if [ "${TINY:-0}" = 1 ]; then  # CPU dry run: same commands, toy shapes
 --batch 16"; NW=0; AMP=""
 else
   PLIP="--batch 256 --iters 40 --warmup 10 --images 1024"; CONCH="--image-size 448 --patch-size 16 --batch 64 \
---iters 30 --warmup 8 --images 256"; EVAL="--hidden 768 --layers 12 --heads 12 --images 4096 --batch 256"; AMP="--amp"
+--iters 30 --warmup 8 --images 256"; EVAL="--hidden 768 --layers 12 --heads 12 --images 2048 --batch 256"; AMP="--amp"
 fi
 step() {  # name, time limit (s), command...
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$2 rc; shift 2
   echo "=== $name ($(date -u +%T))"
-  timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.log" | grep -E '^(ViT|path|hf-peft|mmmedfm|ratio|peak|[0-9]+ test|decoded|jpeg|--amp)' \
-    || echo "($name: no result; see $OUT/$name.log)"
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1; rc=$?
+  grep -E '^(ViT|path|hf-peft|mmmedfm|ratio|peak|[0-9]+ test|decoded|jpeg|--amp)' "$OUT/$name.log"
+  [ "$rc" = 0 ] || echo "($name: exit $rc$([ "$rc" = 124 ] && echo ', time limit'); see $OUT/$name.log)"
 }
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
 torch.cuda.get_device_name() if torch.cuda.is_available() else '')"
-step plip_lora_eager 150 $PY tools/analysis/benchmark_train.py $PLIP $AMP --num-workers $NW --peak-memory-full \
+step plip_lora_eager 120 $PY tools/analysis/benchmark_train.py $PLIP $AMP --num-workers $NW --peak-memory-full \
   --work-dir "$WORK/plip"
-step plip_lora_compile 180 $PY tools/analysis/benchmark_train.py $PLIP $AMP --num-workers $NW --compile --skip hf \
+step plip_lora_compile 150 $PY tools/analysis/benchmark_train.py $PLIP $AMP --num-workers $NW --compile --skip hf \
   --work-dir "$WORK/plip"
-step conch_lora 120 $PY tools/analysis/benchmark_train.py $CONCH $AMP --num-workers $NW --work-dir "$WORK/conch"
+step conch_lora 90 $PY tools/analysis/benchmark_train.py $CONCH $AMP --num-workers $NW --work-dir "$WORK/conch"
 step eval_decoded_cache 90 $PY tools/analysis/benchmark_eval_cache.py $EVAL --num-workers $NW \
   --work-dir "$WORK/eval"
 echo "=== done ($(date -u +%T)); logs in $OUT"
