@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
-from .lora import lora_layers
+from .lora import PEFT_ADAPTER, lora_layers, lora_rank_alpha
 
 CONFIG_NAME, WEIGHTS_NAME = 'adapter_config.json', 'adapter_model.safetensors'
 # Our path prefix -> the target class's path prefix.
@@ -28,6 +28,11 @@ def _target_prefix(base_model_class: str):
     return HF_CLIP_PREFIXES[base_model_class]
 
 
+def _file_key(name: str) -> str:
+    """peft's on-disk key of one of our state-dict keys: the adapter name is dropped."""
+    return name.replace(f'.lora_A.{PEFT_ADAPTER}.', '.lora_A.').replace(f'.lora_B.{PEFT_ADAPTER}.', '.lora_B.')
+
+
 def _adapters(module: nn.Module) -> Dict[str, nn.Module]:
     layers = lora_layers(module)
     # An nn.MultiheadAttention adapter holds its out_proj adapter; peft lists only the attention as target.
@@ -35,7 +40,7 @@ def _adapters(module: nn.Module) -> Dict[str, nn.Module]:
     if not layers:
         raise ValueError(f'{module.__class__.__name__} has no LoRA layer to export.')
     for n, m in layers.items():
-        if m.qkv_parts is not None:
+        if getattr(m, 'qkv_parts', None) is not None:
             raise ValueError(f'{n}: per-part LoRA (qkv_parts={m.qkv_parts}) has no HF peft equivalent; '
                              'only whole-weight adapters can be exported.')
     return layers
@@ -61,7 +66,7 @@ def export_peft_adapter(module: nn.Module, out_dir: str, base_model_class: str =
     from safetensors.torch import save_file
     ours, theirs = _target_prefix(base_model_class)
     layers = _adapters(module)
-    ranks = {(m.rank, m.alpha) for m in layers.values()}
+    ranks = {lora_rank_alpha(m) for m in layers.values()}
     if len(ranks) != 1:
         raise ValueError(f'All LoRA layers must share rank/alpha to export, found {sorted(ranks)}')
     (rank, alpha), = ranks
@@ -76,7 +81,7 @@ def export_peft_adapter(module: nn.Module, out_dir: str, base_model_class: str =
         if '.lora_A.' in name or '.lora_B.' in name:
             if not name.startswith(ours):
                 continue
-            tensors['base_model.model.' + theirs + name[len(ours):]] = p.detach().cpu().contiguous()
+            tensors['base_model.model.' + theirs + _file_key(name)[len(ours):]] = p.detach().cpu().contiguous()
     os.makedirs(out_dir, exist_ok=True)
     config.save_pretrained(out_dir)
     save_file(tensors, osp.join(out_dir, WEIGHTS_NAME), metadata={'format': 'pt'})
@@ -100,15 +105,18 @@ def load_peft_adapter(module: nn.Module, adapter_dir: str, base_model_class: str
         raise ValueError(f'{cfg_path}: peft_type {cfg.get("peft_type")!r} is not LORA')
     layers = _adapters(module)
     for n, m in layers.items():
-        if (m.rank, float(m.alpha)) != (cfg['r'], float(cfg['lora_alpha'])):
+        rank, alpha = lora_rank_alpha(m)
+        if (rank, float(alpha)) != (cfg['r'], float(cfg['lora_alpha'])):
             raise ValueError(f'{cfg_path}: r={cfg["r"]}, lora_alpha={cfg["lora_alpha"]} but the model layer {n} '
-                             f'has rank={m.rank}, alpha={m.alpha}; set the same LoRA rank/alpha in the config.')
+                             f'has rank={rank}, alpha={alpha}; set the same LoRA rank/alpha in the config.')
     state = {}
     for key, t in load_file(osp.join(adapter_dir, WEIGHTS_NAME)).items():
         if not key.startswith('base_model.model.' + theirs):
             raise ValueError(f'{adapter_dir}: unexpected key {key!r} for {base_model_class}')
         state[ours + key[len('base_model.model.' + theirs):]] = t
-    expected = {k for k in module.state_dict() if '.lora_A.' in k or '.lora_B.' in k}
+    ours_keys = {_file_key(k): k for k in module.state_dict() if '.lora_A.' in k or '.lora_B.' in k}
+    state = {ours_keys.get(k, k): t for k, t in state.items()}
+    expected = set(ours_keys.values())
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
     if missing or unexpected:
         raise ValueError(f'{adapter_dir} does not match the model: missing {missing[:5]}, '

@@ -1,138 +1,33 @@
-"""LoRA (Hu et al., 2022) with HF peft's contract: the adapter wraps a frozen base layer, ``B = 0`` at init so
-the output is unchanged at step 0, ``scaling = alpha / rank``, ``merge``/``unmerge``.
-
-Parameter names follow peft's (``<layer>.lora_A.weight``, ``<layer>.lora_B.weight``, base weights under
-``<layer>.base_layer``), so adapters of plain linears export to peft's on-disk format by adding a prefix.
+"""LoRA injection: which layers of a tower get an adapter (:class:`LoRA`, a PEFT method), and merging them.
+The layers themselves are in :mod:`.lora_layer` (linears) and :mod:`.lora_mha` (``nn.MultiheadAttention``).
 """
-import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
-import torch
 from torch import nn
 
 from mmmedfm.registry import PEFT_METHODS
+from .lora_layer import LoRALinear, LoRAMixin, check_parts
+from .lora_mha import LoRAMultiheadAttention
 from .utils import candidate_names, match_modules, replace_module
 
-QKV_PARTS = ('q', 'k', 'v')
+__all__ = ['LoRA', 'LoRALinear', 'LoRAMixin', 'LoRAMultiheadAttention', 'lora_layers', 'merge_lora', 'unmerge_lora']
 
 
-def _check_parts(parts: Optional[Sequence[str]], out_features: int, name: str = '') -> Optional[Tuple[str]]:
-    if parts is None:
-        return None
-    parts = tuple(parts)
-    if not parts or any(p not in QKV_PARTS for p in parts) or len(set(parts)) != len(parts):
-        raise ValueError(f'qkv_parts must be a non-empty subset of {QKV_PARTS}, got {parts}')
-    if out_features % 3:
-        raise ValueError(f'qkv_parts={parts} needs a fused q/k/v projection (out_features divisible by 3); '
-                         f'{name or "the layer"} has out_features={out_features}')
-    return parts
-
-
-class LoRAMixin:
-    """The low-rank update ``ΔW = scaling * B @ A`` of an ``(out, in)`` weight, as ``lora_A``/``lora_B``
-    sub-modules of the adapted layer (peft's names), optionally restricted to some of the three row blocks of
-    a fused q/k/v projection.
-
-    ``parts=None`` adapts the whole weight (peft's layout: ``lora_A: in -> r``, ``lora_B: r -> out``
-    ``nn.Linear``); a subset of ``('q', 'k', 'v')`` gives each selected third its own ``A_p``/``B_p``
-    (``lora_A.q``, ``lora_B.q``...) and leaves the other rows unchanged.
-    """
-
-    def init_lora(self, in_features: int, out_features: int, rank: int, alpha: float,
-                  parts: Optional[Sequence[str]] = None, device=None, dtype=None) -> None:
-        if not isinstance(rank, int) or rank <= 0:
-            raise ValueError(f'LoRA rank must be a positive integer, got {rank!r}')
-        self.rank, self.alpha, self.scaling = rank, alpha, alpha / rank
-        self.qkv_parts = _check_parts(parts, out_features)
-        self.lora_out_features = out_features
-        kw = dict(bias=False, device=device, dtype=dtype)
-        if self.qkv_parts is None:
-            self.lora_A = nn.Linear(in_features, rank, **kw)
-            self.lora_B = nn.Linear(rank, out_features, **kw)
-        else:
-            self.lora_A = nn.ModuleDict({p: nn.Linear(in_features, rank, **kw) for p in self.qkv_parts})
-            self.lora_B = nn.ModuleDict({p: nn.Linear(rank, out_features // 3, **kw) for p in self.qkv_parts})
-        # Same init as HF peft: Kaiming-uniform A, zero B.
-        for a, b in self._lora_pairs():
-            nn.init.kaiming_uniform_(a.weight, a=math.sqrt(5))
-            nn.init.zeros_(b.weight)
-
-    def _lora_pairs(self) -> List[Tuple[nn.Linear, nn.Linear]]:
-        if self.qkv_parts is None:
-            return [(self.lora_A, self.lora_B)]
-        return [(self.lora_A[p], self.lora_B[p]) for p in self.qkv_parts]
-
-    def delta_weight(self) -> torch.Tensor:
-        """``ΔW``, shape ``(out_features, in_features)``."""
-        if self.qkv_parts is None:
-            return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
-        a0 = next(iter(self.lora_A.values())).weight
-        rows = [(self.lora_B[p].weight @ self.lora_A[p].weight) * self.scaling if p in self.qkv_parts else
-                a0.new_zeros(self.lora_out_features // 3, a0.shape[1]) for p in QKV_PARTS]
-        return torch.cat(rows, 0)
-
-    def delta_output(self, x: torch.Tensor) -> torch.Tensor:
-        """``x @ ΔWᵀ`` without forming ``ΔW``: ``(*, in) -> (*, out)``."""
-        if self.qkv_parts is None:
-            return self.lora_B(self.lora_A(x)) * self.scaling
-        outs = {p: self.lora_B[p](self.lora_A[p](x)) * self.scaling for p in self.qkv_parts}
-        ref = next(iter(outs.values()))
-        return torch.cat([outs[p] if p in outs else ref.new_zeros(ref.shape) for p in QKV_PARTS], -1)
-
-
-class LoRALinear(nn.Module, LoRAMixin):
-    """``y = base(x) + scaling * B(A(dropout(x)))`` around a frozen ``nn.Linear``.
-
-    Args:
-        base_layer (nn.Linear): The pretrained layer (kept frozen).
-        rank (int): Rank ``r`` of ``A: in -> r`` and ``B: r -> out``.
-        alpha (float): Scaling numerator; ``scaling = alpha / rank``.
-        dropout (float): Dropout on the adapter's input.
-        qkv_parts (tuple[str], optional): For a fused q/k/v linear (timm/CONCH ``attn.qkv``,
-            ``out = 3 * dim``), adapt only these thirds, e.g. ``('q', 'v')``. ``None``: the whole weight.
-
-    Shapes:
-        ``(*, in_features) -> (*, out_features)``.
-    """
-
-    def __init__(self, base_layer: nn.Linear, rank: int, alpha: float, dropout: float = 0.,
-                 qkv_parts: Optional[Sequence[str]] = None):
-        super().__init__()
-        self.base_layer = base_layer.requires_grad_(False)
-        self.init_lora(base_layer.in_features, base_layer.out_features, rank, alpha, qkv_parts,
-                       device=base_layer.weight.device, dtype=base_layer.weight.dtype)
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.merged = False
-
-    in_features = property(lambda self: self.base_layer.in_features)
-    out_features = property(lambda self: self.base_layer.out_features)
-    # Attention code that reads ``proj.weight`` (e.g. fused-qkv fast paths) sees the base weight.
-    weight = property(lambda self: self.base_layer.weight)
-    bias = property(lambda self: self.base_layer.bias)
-
-    @torch.no_grad()
-    def merge(self) -> None:
-        if not self.merged:
-            self.base_layer.weight += self.delta_weight().to(self.base_layer.weight.dtype)
-            self.merged = True
-
-    @torch.no_grad()
-    def unmerge(self) -> None:
-        if self.merged:
-            self.base_layer.weight -= self.delta_weight().to(self.base_layer.weight.dtype)
-            self.merged = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_layer(x)
-        if self.merged:
-            return out
-        return out + self.delta_output(self.lora_dropout(x)).to(out.dtype)
+PEFT_ADAPTER = 'default'  # peft's adapter name: whole-weight layers' parameters are `lora_A.default.weight`
 
 
 def lora_layers(module: nn.Module) -> Dict[str, nn.Module]:
-    """``{name: layer}`` of every LoRA-adapted layer (linear or attention) in ``module``."""
-    from .lora_mha import LoRAMultiheadAttention
-    return {n: m for n, m in module.named_modules() if isinstance(m, (LoRALinear, LoRAMultiheadAttention))}
+    """``{name: layer}`` of every LoRA-adapted layer (ours, linear or attention, and HF peft's) in ``module``."""
+    from peft.tuners.lora import LoraLayer
+    return {n: m for n, m in module.named_modules()
+            if isinstance(m, (LoRALinear, LoRAMultiheadAttention, LoraLayer))}
+
+
+def lora_rank_alpha(layer: nn.Module) -> tuple:
+    """``(rank, alpha)`` of one of our LoRA layers or of an HF peft one."""
+    if hasattr(layer, 'lora_alpha') and isinstance(layer.lora_alpha, dict):
+        return layer.r[PEFT_ADAPTER], layer.lora_alpha[PEFT_ADAPTER]
+    return layer.rank, layer.alpha
 
 
 def merge_lora(module: nn.Module) -> int:
@@ -156,9 +51,11 @@ class LoRA:
     """Inject LoRA adapters into the layers named by ``targets``.
 
     * ``nn.Linear`` (HF CLIP ``q_proj``/``k_proj``/``v_proj``/``out_proj``, ``fc1``/``fc2``, BERT): the whole
-      weight, or with ``qkv_parts`` the chosen thirds of a fused q/k/v linear (timm/CONCH ``qkv``).
+      weight with HF peft's own ``lora.Linear`` (parameters ``lora_A.default.weight``...), or with ``qkv_parts``
+      the chosen thirds of a fused q/k/v linear (timm/CONCH ``qkv``) with ours (:class:`LoRALinear`).
     * ``nn.MultiheadAttention`` (open_clip ``attn``): ``in_proj_weight`` (optionally per part) and
-      ``out_proj``, as HF peft does (see :class:`LoRAMultiheadAttention`).
+      ``out_proj``, with ours (:class:`LoRAMultiheadAttention`): peft 0.21.2's ``lora.MultiheadAttention``
+      applies the ``out_proj`` delta twice (peft PR #3774), so it is compared with a hand formula.
 
     Args:
         rank (int): LoRA rank. Defaults to 4.
@@ -186,7 +83,6 @@ class LoRA:
         self.out_proj = out_proj
 
     def apply(self, module: nn.Module) -> List[str]:
-        from .lora_mha import LoRAMultiheadAttention
         names = match_modules(module, self.targets, (nn.Linear, nn.MultiheadAttention))
         mha = [n for n, m in module.named_modules() if isinstance(m, nn.MultiheadAttention)]
         inside = [n for n in names if any(n.startswith(m + '.') for m in mha)]
@@ -206,8 +102,13 @@ class LoRA:
             if isinstance(base, nn.MultiheadAttention):
                 layer = LoRAMultiheadAttention(base, self.rank, self.alpha, self.dropout, self.qkv_parts,
                                                out_proj=self.out_proj)
-            else:
-                _check_parts(self.qkv_parts, base.out_features, name)
+            elif self.qkv_parts is None:  # HF peft's own layer: exact for a whole nn.Linear weight
+                from peft import LoraConfig
+                from peft.tuners.lora import Linear as PeftLoRALinear
+                config = LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout)
+                layer = PeftLoRALinear(base, PEFT_ADAPTER, config, r=self.rank, lora_alpha=self.alpha)
+            else:  # per-part fused q/k/v: peft has no equivalent
+                check_parts(self.qkv_parts, base.out_features, name)
                 layer = LoRALinear(base, self.rank, self.alpha, self.dropout, self.qkv_parts)
             replace_module(module, name, layer)
             added += [f'{name}.{n}' for n, p in layer.named_parameters() if p.requires_grad]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .lora import LoRALinear, LoRAMixin
+from .lora_layer import LoRALinear, LoRAMixin
 
 
 class LoRAMultiheadAttention(nn.Module, LoRAMixin):

@@ -52,7 +52,7 @@ def test_text_tower_and_spellings(tiny_clip_dir):
     text = build_tower(dict(type='HFCLIPText', pretrained=tiny_clip_dir,
                             peft=[dict(type='LoRA', targets=['q_proj', 'v_proj'])]))
     assert len(lora_layers(text.text_model)) == 2 * 2  # 2 layers x (q, v)
-    assert {n.rsplit('.', 2)[-2] for n, p in text.named_parameters() if p.requires_grad} == {'lora_A', 'lora_B'}
+    assert {n.split('.')[-3] for n, p in text.named_parameters() if p.requires_grad} == {'lora_A', 'lora_B'}
     with pytest.raises(ValueError, match='peft=None'):
         build_tower(dict(type='HFCLIPText', pretrained=tiny_clip_dir, peft=[dict(type='FullFineTune')]))
     with pytest.raises(KeyError, match='BitFit'):  # unknown method: lists the registered ones

@@ -18,7 +18,8 @@ def _peft(model, targets, ours, rank=4, alpha=8):
     with torch.no_grad():
         for n, p in ours.named_parameters():
             if 'lora_' in n:
-                theirs['base_model.model.' + n.replace('.weight', '.default.weight')].copy_(p)
+                key = n if '.default.' in n else n.replace('.weight', '.default.weight')  # peft's layers: as is
+                theirs['base_model.model.' + key].copy_(p)
     return ref
 
 

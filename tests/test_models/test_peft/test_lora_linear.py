@@ -32,7 +32,7 @@ def _peft_clip(tiny_clip_dir, ours):
     with torch.no_grad():
         for n, p in ours.named_parameters():
             if 'lora_' in n:
-                key = 'base_model.model.' + n.replace('.weight', '.default.weight')
+                key = 'base_model.model.' + n  # whole-weight layers are peft's own: same names
                 theirs[key].copy_(p)
     return model
 
