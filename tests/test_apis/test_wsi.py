@@ -148,6 +148,7 @@ def test_heatmap_size_and_colours(slides, model):
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 def test_tool_writes_outputs_and_resumes(slides, opts, tmp_path):
     tool = load_tool('tools/predict_wsi.py')
     folder, out = osp.dirname(slides['tissue']), str(tmp_path / 'out')
@@ -200,6 +201,7 @@ def test_bad_slides_one_clear_message_each(slides, model, tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 def test_tool_folder_with_a_bad_slide_reports_it(slides, opts, tmp_path):
     folder = tmp_path / 'mixed'
     folder.mkdir()
@@ -226,6 +228,9 @@ def _free_port():
 @pytest.mark.dist
 @pytest.mark.timeout(900)
 @pytest.mark.e2e
+@pytest.mark.e2e
+@pytest.mark.dist
+@pytest.mark.timeout(900)
 def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
     """``tools/dist_predict_wsi.sh ... 2`` (torchrun, gloo on CPU): each rank predicts its own slide, rank 0
     writes the summary, and the results equal those of one process."""
@@ -249,6 +254,8 @@ def test_two_ranks_split_slides_and_match_one_process(slides, opts, tmp_path):
     pd.testing.assert_frame_equal(two.drop(columns='error'), one.drop(columns='error'), check_dtype=False)
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
     import subprocess
     import sys
@@ -263,6 +270,7 @@ def test_cli_bad_slide_is_one_message(slides, opts, tmp_path):
         'predict_wsi: 1 slide(s) failed: ') and 'no_mpp.tif: the slide has no resolution' in p.stderr
 
 
+@pytest.mark.slow
 def test_demo_slide(tmp_path):
     """The demo slide of make_demo_assets: OpenSlide reads its size, levels and mpp; the demo command's tissue
     settings keep tiles of every region and no tile that is mostly glass (checked on the builder's label map)."""

@@ -80,3 +80,16 @@ def test_balanced_accuracy_kept():
         s['pred_label'] = torch.tensor([p])
     out = _evaluate(dict(type='BalancedAccuracy', num_classes=4), samples)
     assert out['cls/balanced_accuracy'] == pytest.approx(100 * balanced_accuracy_score(y, probs.argmax(1)))
+
+
+def test_long_class_names_are_abbreviated_with_a_key(tmp_path):
+    from mmmedfm.evaluation.plots import class_labels, save_confusion_matrix
+    from mmmedfm.datasets.patchgastric import PATCHGASTRIC_CLASSES
+    labels, key = class_labels(PATCHGASTRIC_CLASSES)
+    assert labels == ['WDTA', 'MDTA', 'PDA'] and 'PDA = poorly differentiated adenocarcinoma' in key.replace('\n', ' ')
+    assert class_labels(['NC', 'G3']) == (['NC', 'G3'], '')
+    assert class_labels(['long name number one x', 'long name number one y'])[0] == ['LNNOX', 'LNNOY']
+    cm = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 9]])
+    save_confusion_matrix(cm, PATCHGASTRIC_CLASSES, str(tmp_path / 'cm.png'), str(tmp_path / 'cm.csv'))
+    csv = pd.read_csv(tmp_path / 'cm.csv', index_col=0)  # the CSV keeps the full names
+    assert list(csv.columns) == list(PATCHGASTRIC_CLASSES) and (csv.to_numpy() == cm).all()

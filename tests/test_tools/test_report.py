@@ -56,3 +56,17 @@ def test_bootstrap_ci_degenerate():
     assert tool.bootstrap_ci([0.5, 0.5, 0.5]) == (0.5, 0.5)
     lo, hi = tool.bootstrap_ci([0.1, 0.2, 0.3, 0.4, 0.5], n=5000)
     assert 0.1 <= lo < 0.3 < hi <= 0.5
+
+
+def test_report_keeps_the_latest_row_of_a_cell(results, tmp_path):
+    """Two sweeps on one folder (or a re-run after a settings change) append a cell twice: the latest row counts,
+    the paired test still pairs one value per seed."""
+    tool = load_tool('tools/analysis/report.py')
+    path, df = results
+    again = df[df.method == 'A'].assign(balanced_accuracy=0.99)
+    with open(path, 'a') as f:
+        f.write('\n' + '\n'.join(json.dumps(r) for r in again.to_dict('records')) + '\n')
+    tool.main([str(path), '--compare', 'A', 'B', '--bootstrap', '200'])
+    summary = pd.read_csv(tmp_path / 'summary.csv')
+    assert len(summary) == 4 and summary[summary.method == 'A']['mean'].tolist() == pytest.approx([0.99, 0.99])
+    assert (summary.n == 5).all()
