@@ -151,9 +151,8 @@ def read_inputs(inputs: Union[str, Sequence[str]], path_column: Optional[str] = 
             raise FileNotFoundError(f'No images ({", ".join(IMG_EXTENSIONS)}) under folder {inputs}.')
         source = inputs
     elif inputs.lower().endswith(('.csv', '.xlsx', '.xls')):
-        if not osp.isfile(inputs):
-            raise FileNotFoundError(f'Input list not found: {inputs}')
-        df = pd.read_csv(inputs) if inputs.lower().endswith('.csv') else pd.read_excel(inputs)
+        from mmmedfm.datasets.tables import read_table
+        df = read_table(inputs, 'Input list')  # names the file on a wrong format or an empty table
         col = _pick(df.columns, path_column, PATH_COLUMNS, inputs, required=True)
         scol = _pick(df.columns, slide_column, SLIDE_COLUMNS, inputs, required=False)
         root = img_root if img_root is not None else osp.dirname(osp.abspath(inputs))

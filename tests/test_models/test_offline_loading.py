@@ -96,12 +96,17 @@ def test_other_families_load_from_folders(tmp_path, tiny_clip_dir, tiny_open_cli
         assert torch.allclose(built[6].model(torch.ones(1, 3, 32, 32)), ref.eval()(torch.ones(1, 3, 32, 32)))
 
 
-def test_incomplete_folder_is_model_not_available(tmp_path, tiny_clip_dir, empty_cache):
+def test_incomplete_folder_is_model_not_available(tmp_path, tiny_clip_dir, tiny_open_clip_dir, empty_cache):
     only_config = tmp_path / 'plip'
     only_config.mkdir()
     shutil.copy(os.path.join(tiny_clip_dir, 'config.json'), only_config)
     with pytest.raises(ModelNotAvailableError, match=str(only_config)):
         MODELS.build(dict(type='HFCLIPVision', pretrained=str(only_config)))
+    open_clip_config_only = tmp_path / 'quiltnet'
+    open_clip_config_only.mkdir()
+    shutil.copy(os.path.join(tiny_open_clip_dir, 'open_clip_config.json'), open_clip_config_only)
+    with pytest.raises(ModelNotAvailableError, match=str(open_clip_config_only)):
+        MODELS.build(dict(type='OpenCLIPVision', pretrained=str(open_clip_config_only)))
 
 
 def test_error_names_the_key_that_set_the_part(tmp_path, empty_cache):

@@ -86,3 +86,13 @@ def test_truncated_experiment_json(tmp_path, demo_cfg_options):
         load_tool('tools/train.py').main([DEMO, '--work-dir', str(work), '--cfg-options',
                                           *cli_options(demo_cfg_options)])
     assert record.read_text() == json.dumps({'model.type': '"VLMClassifier"'})[:15]  # untouched
+
+
+@pytest.mark.parametrize('content,match', [(b'path\nx.jpg\n', r'cannot be read as an Excel workbook'),
+                                           (b'path\n', None)])
+def test_predict_input_list_format_errors_name_the_file(tmp_path, demo_cfg_options, content, match):
+    from mmmedfm.apis.inference import read_inputs
+    listing = tmp_path / ('list.xlsx' if match else 'list.csv')
+    listing.write_bytes(content)
+    with pytest.raises(ValueError, match=rf'{listing}: ' + (match or 'the table has no data rows')):
+        read_inputs(str(listing))

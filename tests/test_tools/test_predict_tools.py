@@ -124,7 +124,7 @@ def test_calibrate_reports_before_after(tmp_path, demo_cfg_options, capsys):
                                              *cli_options(demo_cfg_options)])
     np.testing.assert_allclose(df.filter(like='prob_').to_numpy()[0], expected[0], rtol=1e-4, atol=1e-6)
     clean = torch.load(ckpt)
-    clean['state_dict'].pop('head.not_a_param')  # tools/test.py loads strictly
+    clean['state_dict'].pop('head.not_a_param', None)  # tools/test.py loads strictly
     torch.save(clean, tmp_path / 'clean.pth')
     load_tool('tools/test.py').main([DEMO, str(tmp_path / 'clean.pth'), '--temperature', str(tmp_path / 'cal.json'), '--work-dir',
                                      str(tmp_path / 'test'), '--out', str(tmp_path / 'preds.pkl'),

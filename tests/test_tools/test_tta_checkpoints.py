@@ -31,9 +31,8 @@ def trained(tmp_path_factory, tiny_clip_dir, sicapv2_root):
 
 def _tta_scores(cfg, ckpt, work, opts, name):
     out = str(work / f'{name}.pkl')
-    load_tool('tools/test.py').main([cfg, *([ckpt] if ckpt else ['--untrained']), '--tta',
-                                     '--work-dir', str(work / name),
-                                     '--out', out, '--cfg-options', *cli_options(opts)])
+    load_tool('tools/test.py').main([cfg, *([ckpt] if ckpt else ['--untrained']), '--tta', '--work-dir',
+                                     str(work / name), '--out', out, '--cfg-options', *cli_options(opts)])
     return np.stack([r['pred_score'].numpy() for r in mmengine.load(out)])
 
 

@@ -53,13 +53,8 @@ class OpenCLIPVision(PretrainedTower):
         fused SDPA kernel at inference; LoRA targets there are ``out_proj``/MLP ``c_fc``/``c_proj``.
     """
 
-    def __init__(self,
-                 pretrained: str,
-                 model_name: Optional[str] = None,
-                 out_type: str = 'embedding',
-                 normalize: bool = True,
-                 quick_gelu: Optional[bool] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(self, pretrained: str, model_name: Optional[str] = None, out_type: str = 'embedding',
+                 normalize: bool = True, quick_gelu: Optional[bool] = None, init_cfg: Optional[dict] = None):
         super().__init__(out_type, normalize, init_cfg)
         model = load_open_clip(pretrained, model_name, quick_gelu=quick_gelu)
         self.pretrained, self.model_name = pretrained, model_name

@@ -22,6 +22,11 @@ def _tag_message(model_name: str, tag: str, config_key: Optional[str]) -> str:
             '`python tools/misc/check_models.py` lists what is missing.')
 
 
+def _has_weights(folder: str) -> bool:
+    import glob
+    return any(glob.glob(osp.join(folder, p)) for p in ('*.bin', '*.safetensors', '*.pt', '*.pth'))
+
+
 def resolve_open_clip(pretrained: str, model_name: Optional[str] = None,
                       config_key: Optional[str] = None) -> Tuple[str, Optional[str]]:
     """Map our ``(pretrained, model_name)`` to open_clip's ``(model_name, pretrained)`` arguments.
@@ -97,6 +102,11 @@ def load_open_clip(pretrained: str, model_name: Optional[str] = None,
                               lambda: open_clip.create_model(oc_name, pretrained=oc_pretrained,
                                                              require_pretrained=True, **kwargs))
     except (RuntimeError, OSError) as e:
+        if oc_name.startswith('local-dir:') and not _has_weights(oc_name[len('local-dir:'):]):
+            raise ModelNotAvailableError(
+                f'Local model folder {pretrained!r} is incomplete: no open_clip_pytorch_model.bin / '
+                f'open_clip_model.safetensors beside its open_clip_config.json. Copy the whole downloaded folder '
+                f'and set `--cfg-options {key_for(pretrained, config_key)}=...` to it.') from None
         if oc_name.startswith('local-dir:') or (oc_pretrained and is_local(oc_pretrained)):
             raise
         msg = (missing_model_message(pretrained, config_key) if pretrained.startswith(HF_HUB)
