@@ -10,6 +10,7 @@ from .tip_adapter_f import TipAdapterF
 from .zero_shot import ZeroShotAdapter
 from .zs_linear_probe import ZSLinearProbe
 
-__all__ = ['BaseAdapter', 'as_xy', 'holdout_split', 'kfold_splits', 'train_epochs', 'CLAP', 'clap_multipliers', 'clap_penalty',
+__all__ = ['BaseAdapter', 'as_xy', 'holdout_split', 'kfold_splits', 'train_epochs', 'CLAP', 'clap_multipliers',
+           'clap_penalty',
            'CLIPAdapter', 'CoOp', 'LinearProbe', 'fit_logistic_regression', 'LPPlusPlus', 'TipAdapter',
            'tip_logits', 'TipAdapterF', 'ZeroShotAdapter', 'ZSLinearProbe']

@@ -57,7 +57,8 @@ class TipAdapter(BaseAdapter):
     ``utils.py::search_hp`` (grids ``0.1 + i (scale - 0.1) / steps``; accuracy, first best kept) but on few
     labels only: ``fit(val=...)`` if given, else stratified k-fold over the support set (each fold's cache is
     built from the other folds; accuracies summed over the folds; the final cache holds the whole support set).
-    With 1 shot per class and no ``val`` the initial values are used. Setting both ``alpha`` and ``beta`` skips the search.
+    With 1 shot per class and no ``val`` the initial values are used. Setting both ``alpha`` and ``beta`` skips
+    the search.
 
     Args:
         alpha (float, optional), beta (float, optional): Fixed values.

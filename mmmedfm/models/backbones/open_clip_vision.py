@@ -51,12 +51,8 @@ class OpenCLIPVision(PretrainedTower):
         fused SDPA kernel at inference; LoRA targets there are ``out_proj``/MLP ``c_fc``/``c_proj``.
     """
 
-    def __init__(self,
-                 pretrained: str,
-                 model_name: Optional[str] = None,
-                 out_type: str = 'embedding',
-                 normalize: bool = True,
-                 init_cfg: Optional[dict] = None):
+    def __init__(self, pretrained: str, model_name: Optional[str] = None, out_type: str = 'embedding',
+                 normalize: bool = True, init_cfg: Optional[dict] = None):
         super().__init__(out_type, normalize, init_cfg)
         model = load_open_clip(pretrained, model_name)
         self.pretrained, self.model_name = pretrained, model_name

@@ -78,3 +78,21 @@ def test_unmatched_lora_target_lists_the_candidates():
     from tests.test_models.test_peft._tiny import open_clip_vit
     with pytest.raises(ValueError, match=r"candidates are \['attn', 'c_fc', 'c_proj', 'out_proj'\]"):
         apply_peft(open_clip_vit(), [dict(type='LoRA', targets=['q_proj', 'k_proj', 'v_proj'])])
+
+
+def test_peft_state_is_in_state_dict_and_moves(tiny_clip_dir):
+    """What PEFT fits (prompts, LoRA weights) lives in parameters: state_dict round-trips it, .to() moves it."""
+    cfg = dict(type='HFCLIPVision', pretrained=tiny_clip_dir, attn_implementation='eager',
+               peft=[dict(type='VisualPromptTuning', num_tokens=2), dict(type='LoRA', targets=['q_proj'])])
+    a, b = build_tower(cfg).eval(), build_tower(cfg).eval()
+    with torch.no_grad():
+        for p in a.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p))
+    x = torch.randn(2, 3, 64, 64)
+    assert (a(x)[0] - b(x)[0]).abs().max() > 1e-3
+    b.load_state_dict(a.state_dict())
+    torch.testing.assert_close(b(x)[0], a(x)[0])
+    b.to(torch.float64)
+    assert b.vpt.prompts.dtype == torch.float64
+    torch.testing.assert_close(b(x.double())[0].float(), a(x)[0], atol=1e-5, rtol=1e-4)
