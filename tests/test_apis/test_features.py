@@ -18,7 +18,8 @@ def cfg(tiny_clip_dir, sicapv2_root, tmp_path):
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = sicapv2_root
         cfg[f'{split}_dataloader'].num_workers = 0
-    cfg.test_dataloader.dataset.pipeline[1].scale = (64, 64)
+    # the model-side resize (configs/_base_/models/plip.py: image_resize), small for speed
+    cfg.model.data_preprocessor.resize = dict(size=64, crop_size=64, interpolation='bicubic')
     cfg.train_dataloader.dataset.num_shots = 4
     return cfg
 
@@ -33,7 +34,8 @@ def test_features_match_clip_and_cache(cfg, tmp_path, tiny_clip_dir):
     assert feats.labels.tolist() == [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
     assert feats.wsi_ids[0] == ds.get_data_info(0)['wsi_id'] and feats.classes == ['NC', 'G3', 'G4', 'G5']
     # independent computation: CLIPModel.get_image_features on the preprocessed first 3 images
-    pre = MODELS.build(dict(type='VLMDataPreprocessor', pretrained=tiny_clip_dir))
+    pre = MODELS.build(dict(type='VLMDataPreprocessor', pretrained=tiny_clip_dir,
+                            resize=cfg.model.data_preprocessor.resize))
     batch = pre(dict(inputs=[ds[i]['inputs'] for i in range(3)], data_samples=[ds[i]['data_samples']
                                                                               for i in range(3)]), False)
     clip = CLIPModel.from_pretrained(tiny_clip_dir).eval()
@@ -56,8 +58,8 @@ def test_features_match_clip_and_cache(cfg, tmp_path, tiny_clip_dir):
     torch.testing.assert_close(again.features, feats.features, rtol=0, atol=0)
     assert again.image_ids == feats.image_ids
 
-    # a changed transform or file list gives a new key
-    cfg.test_dataloader.dataset.pipeline[1].interpolation = 'bicubic'
+    # a changed resize or file list gives a new key
+    cfg.model.data_preprocessor.resize.interpolation = 'bilinear'
     extract_features(cfg, 'test', cache_dir=cache, progress=False)
     assert len(glob.glob(cache + '/*/index.json')) == 2
     extract_features(cfg, 'train', cache_dir=cache, progress=False)
