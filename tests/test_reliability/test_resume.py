@@ -9,11 +9,11 @@ import torch
 
 from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import ROOT, cli_options, load_tool
-from tests.test_reliability.utils import DEMO, env, last_metrics, train_cmd, write_config
+from tests.test_reliability.utils import env, last_metrics, train_cmd, write_config
 
 
 def _opts(demo_cfg_options, **extra):
-    # The demo train pipeline keeps its random flips / rot90; 3 epochs, validation at the end.
+    # 3 epochs, validation at the end (configs from write_config train with random flips / rot90).
     return dict(demo_cfg_options, **{'train_cfg.max_epochs': 3, 'train_cfg.val_interval': 3}, **extra)
 
 
@@ -30,10 +30,12 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     opts = _opts(demo_cfg_options, **{'train_dataloader.num_workers': 2})
     extra = ('--no-persistent-workers', )
     train = load_tool('tools/train.py')  # the uninterrupted and the resumed run in-process (faster)
-    train.main([DEMO, '--work-dir', str(tmp_path / 'full'), *extra, '--cfg-options', *cli_options(opts)])
+    aug = write_config(tmp_path / 'aug.py')
+    train.main([aug, '--work-dir', str(tmp_path / 'full'), *extra, '--cfg-options', *cli_options(opts)])
 
     # Killed inside the epoch-2 checkpoint save (after a half-written epoch_2.pth.part appeared).
     slow = write_config(tmp_path / 'slow.py', extra_hooks=[dict(type='SleepInSaveHook', at_epoch=2, seconds=60)])
+    assert 'RandomRot90' in open(slow).read() and 'RandomRot90' in open(aug).read()
     cut = tmp_path / 'cut'
     proc = subprocess.Popen(train_cmd(slow, cut, opts, *extra), cwd=ROOT, env=env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -54,7 +56,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
     assert (cut / 'last_checkpoint').read_text() == str(cut / 'epoch_1.pth')
     assert osp.exists(cut / 'epoch_2.pth.part')
 
-    train.main([DEMO, '--work-dir', str(cut), *extra, '--resume', '--cfg-options', *cli_options(opts)])
+    train.main([aug, '--work-dir', str(cut), *extra, '--resume', '--cfg-options', *cli_options(opts)])
     assert not osp.exists(cut / 'epoch_2.pth.part')  # the leftover partial file is removed at the restart
     _assert_same_weights(tmp_path / 'full' / 'epoch_3.pth', cut / 'epoch_3.pth')
     full, resumed = last_metrics(tmp_path / 'full'), last_metrics(cut)

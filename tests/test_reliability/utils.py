@@ -11,9 +11,18 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py')
 PLUGINS = 'tests.test_reliability.plugins'
 
 
-def write_config(path, base=DEMO, extra_hooks=(), drop_hooks=(), **fields) -> str:
+# The demo trains without augmentation (the seed notebook's recipe); resume and DDP tests need random transforms
+# to be sensitive to the RNG, so their configs train with flips and quarter turns.
+AUGMENTED_TRAIN_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+                            dict(type='RandomRot90', prob=0.5), dict(type='PackInputs')]
+
+
+def write_config(path, base=DEMO, extra_hooks=(), drop_hooks=(), augment=True, **fields) -> str:
     """A config file that inherits ``base``, keeps its ``custom_hooks`` (minus the types in ``drop_hooks``)
-    plus ``extra_hooks``, and sets top-level ``fields`` (repr'd)."""
+    plus ``extra_hooks``, trains with :data:`AUGMENTED_TRAIN_PIPELINE` when ``augment`` and sets top-level
+    ``fields`` (repr'd)."""
+    if augment:
+        fields = dict(train_dataloader=dict(dataset=dict(pipeline=AUGMENTED_TRAIN_PIPELINE)), **fields)
     from mmengine.config import Config
     hooks = [h for h in Config.fromfile(base).to_dict().get('custom_hooks', []) if h['type'] not in drop_hooks]
     lines = [f'_base_ = [{base!r}]',
