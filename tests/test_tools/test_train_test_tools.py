@@ -60,3 +60,36 @@ def test_bad_cfg_option_key_is_refused(tmp_path, demo_cfg_options):
     train = load_tool('tools/train.py')
     with pytest.raises(KeyError, match='trian_dataloader'):
         train.main([DEMO, '--work-dir', str(tmp_path), '--cfg-options', 'trian_dataloader.batch_size=4'])
+
+
+@pytest.mark.e2e
+def test_amp_on_cpu_runs_the_forward_in_bf16_and_trains(tmp_path, demo_cfg_options, monkeypatch):
+    """``--amp`` without a GPU: MMEngine's autocast (bf16, the only CPU autocast dtype) is active in the training
+    forward, the fp32 parameters still get updated."""
+    from mmmedfm.models.backbones import HFCLIPVision
+    seen = []
+    plain_forward = HFCLIPVision.forward_features
+
+    def recording(self, x, tokens=False):  # the dtype a linear layer of the tower computes in
+        linear = next(m for m in self.modules() if isinstance(m, torch.nn.Linear))
+        dtypes = []
+        handle = linear.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+        out = plain_forward(self, x, tokens)
+        handle.remove()
+        seen.append((self.training, torch.is_autocast_enabled('cpu'), dtypes[0]))
+        return out
+
+    monkeypatch.setattr(HFCLIPVision, 'forward_features', recording)
+    opts = dict(demo_cfg_options, **{'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
+                                     'optim_wrapper.optimizer.lr': 0.05})
+    runner = load_tool('tools/train.py').main([DEMO, '--amp', '--work-dir', str(tmp_path),
+                                               '--cfg-options', *cli_options(opts)])
+    assert type(runner.optim_wrapper).__name__ == 'AutocastOptimWrapper'
+    train_steps = [s for s in seen if s[0]]
+    assert len(train_steps) == 2  # 16 support images, batch 8
+    assert all(enabled and dtype == torch.bfloat16 for _, enabled, dtype in train_steps)
+    assert all(enabled for training, enabled, _ in seen if not training)  # validation autocasts too
+    lora = {n: p for n, p in runner.model.named_parameters() if p.requires_grad}
+    assert all(p.dtype == torch.float32 for p in lora.values())
+    lora_b = [p for n, p in lora.items() if 'lora_B' in n]
+    assert lora_b and all(p.abs().max() > 0 for p in lora_b)  # B starts at 0: the bf16 steps updated it
