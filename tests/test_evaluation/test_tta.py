@@ -12,7 +12,7 @@ from mmmedfm.apis import init_model
 from mmmedfm.registry import MODELS, TRANSFORMS
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 def test_rot90_is_numpy_rot90():
