@@ -46,9 +46,8 @@ def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
 
 
 @pytest.mark.e2e
-def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch):
+def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, hf_offline):
     from mmmedfm.models.utils.hub import ModelNotAvailableError
-    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     train = load_tool('tools/train.py')
     opts = dict(demo_cfg_options, **{'model.foundation_model': 'vinid/plip-not-downloaded'})
     with pytest.raises(ModelNotAvailableError, match=r"'vinid/plip-not-downloaded'.*--cfg-options"):
