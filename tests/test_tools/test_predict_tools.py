@@ -12,7 +12,7 @@ from mmmedfm.apis import init_model, predict
 from mmmedfm.registry import DATASETS
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 CLASSES = ['NC', 'G3', 'G4', 'G5']
 
 

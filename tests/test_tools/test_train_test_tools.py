@@ -9,7 +9,7 @@ import torch
 from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 @pytest.mark.e2e
@@ -46,9 +46,8 @@ def test_resume_reaches_the_same_state(tmp_path, demo_cfg_options):
 
 
 @pytest.mark.e2e
-def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, monkeypatch):
+def test_missing_model_is_a_clear_error(tmp_path, demo_cfg_options, hf_offline):
     from mmmedfm.models.utils.hub import ModelNotAvailableError
-    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     train = load_tool('tools/train.py')
     opts = dict(demo_cfg_options, **{'model.foundation_model': 'vinid/plip-not-downloaded'})
     with pytest.raises(ModelNotAvailableError, match=r"'vinid/plip-not-downloaded'.*--cfg-options"):

@@ -13,7 +13,7 @@ from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import cli_options, load_tool
 from tests.test_models.test_peft._tiny import timm_vit
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 def _lora_vit(rank=4):
