@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--images', type=int, default=400, help='test images (split over 4 classes)')
     p.add_argument('--size', type=int, default=300, help='JPEG tile size (px)')
-    p.add_argument('--input-size', type=int, default=224, help="model input size (the model's resize: size and centre crop)")
+    p.add_argument('--input-size', type=int, default=224, help="model input size (the model's resize: size, crop)")
     p.add_argument('--hidden', type=int, default=32)
     p.add_argument('--layers', type=int, default=1)
     p.add_argument('--heads', type=int, default=2)
