@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmmedfm.apis.unimodal import extract_unimodal
 from mmmedfm.cache import INDEX, ShardedArrays
 
-DEMO = 'configs/demo/adaptor_dinov2_bert_demo.py'
+DEMO = 'configs/demo/adaptor_dinov2-b-biolinkbert_20e_patchgastric_demo.py'
 
 
 @pytest.fixture(scope='module')

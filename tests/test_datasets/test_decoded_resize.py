@@ -22,7 +22,7 @@ from mmmedfm.utils.cli import read_config
 from mmmedfm.utils.image_resize import resize_image
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py')
+DEMO = osp.join(ROOT, 'configs', 'demo', 'lora-zs_plip_16shot-20e_sicapv2_demo.py')
 # Upsample the 64-px fixture tiles to 72 (bicubic, antialiased) and centre-crop the tiny model's 64.
 RESIZE = dict(size=72, crop_size=64, interpolation='bicubic')
 STORED = dict(size=72, interpolation='bicubic')  # the cache stores the interpolation; the crop is a slice

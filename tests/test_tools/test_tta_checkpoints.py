@@ -6,7 +6,7 @@ import pytest
 from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 @pytest.fixture(scope='module')

@@ -58,7 +58,7 @@ def test_doctor_reports_local_and_missing(tmp_path, tiny_clip_dir, hf_offline, c
 
 def test_doctor_builds_each_part_of_a_config(tmp_path, tiny_clip_dir, tiny_bert_dir, hf_offline, capsys):
     doctor = load_tool('tools/misc/check_models.py')
-    cfg = 'configs/zeroshot/plip_sicapv2.py'
+    cfg = 'configs/peft/zeroshot_plip_sicapv2.py'
     results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={tiny_clip_dir}'])
     assert not bad and [r['status'] for r in results] == ['ok'] * 3
     assert {r['key'] for r in results} == {'model.foundation_model'}
@@ -68,14 +68,14 @@ def test_doctor_builds_each_part_of_a_config(tmp_path, tiny_clip_dir, tiny_bert_
     results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={only_config}'])
     assert bad and {r['part']: r['status'] for r in results}['model.backbone'] != 'ok'
     # CITE: the image tower comes from foundation_model, the text tower has its own key (never the image key)
-    results, bad = doctor.main(['--config', 'configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py'])
+    results, bad = doctor.main(['--config', 'configs/cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py'])
     keys = {r['part']: (r['key'], r['status']) for r in results}
     assert keys['model.text_encoder'] == ('model.head.text_encoder.pretrained', 'missing') and bad
     assert keys['model.backbone'][0] == 'model.foundation_model'
     # adaptor: one key per encoder, reaching the datasets' copies
     from mmmedfm.utils.tiny_models import make_tiny_dinov2
     dinov2 = make_tiny_dinov2(str(tmp_path / 'dinov2'))
-    results, bad = doctor.main(['--config', 'configs/adaptor/dinov2-b_biolinkbert_patchgastric.py', '--cfg-options',
+    results, bad = doctor.main(['--config', 'configs/adaptor/adaptor_dinov2-b-biolinkbert_20e_patchgastric.py', '--cfg-options',
                                 f'unimodal.vision.pretrained={dinov2}',
                                 f'unimodal.text.pretrained={tiny_bert_dir}'])
     assert [(r['part'], r['key']) for r in results][:2] == [('unimodal.vision', 'unimodal.vision.pretrained'),

@@ -36,7 +36,7 @@ from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Cached-feature sweep vs re-encoding per run')
-    parser.add_argument('--config', default='configs/demo/plip_lora_16shot_demo.py')
+    parser.add_argument('--config', default='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py')
     parser.add_argument('--methods', nargs='+', default=['ZSLinearProbe', 'CLAP', 'TipAdapter'])
     parser.add_argument('--shots', nargs='+', type=int, default=[1, 4, 16])
     parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
