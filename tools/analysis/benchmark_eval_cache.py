@@ -45,7 +45,6 @@ def parse_args(argv=None):
 
 
 def build_config(model_dir, data_root, args):
-<<<<<<< HEAD
     """The demo config on these assets; the model's resize (PLIP's: shorter side bicubic, centre crop) at
     ``--input-size``. ``read_config`` hands that resize to the datasets, so the cache stores resized images."""
     from mmmedfm.utils.cli import read_config
@@ -53,17 +52,6 @@ def build_config(model_dir, data_root, args):
             'model.data_preprocessor.resize.size': args.input_size,
             'model.data_preprocessor.resize.crop_size': args.input_size}
     return read_config(osp.join(ROOT, 'configs', 'demo', 'lora-zs_plip_16shot-20e_sicapv2_demo.py'), opts)
-=======
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'lora-zs_plip_16shot-20e_sicapv2_demo.py'))
-    cfg.model.foundation_model = model_dir
-    ds = cfg.test_dataloader.dataset
-    ds.data_root = data_root
-    for step in ds.pipeline:
-        if step['type'] == 'Resize':
-            step['scale'] = (args.input_size, args.input_size)
-    return cfg
->>>>>>> main
 
 
 def make_loader(dataset, args):
