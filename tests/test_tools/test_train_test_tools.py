@@ -25,9 +25,20 @@ def test_demo_trains_and_tests(tmp_path, demo_cfg_options):
     trainable = {n for n, p in runner.model.named_parameters() if p.requires_grad}
     assert trainable and all('lora_' in n for n in trainable)
     test = load_tool('tools/test.py')
-    metrics = test.main([DEMO, ckpts[0], '--work-dir', str(tmp_path / 'test'),
+    metrics = test.main([DEMO, ckpts[0], '--work-dir', str(tmp_path / 'test'), '--out', str(tmp_path / 'p.pkl'),
                          '--cfg-options', *cli_options(demo_cfg_options)])
-    assert 0. <= metrics['cls/balanced_accuracy'] <= 100.
+    _check_against_sklearn(metrics, str(tmp_path / 'p.pkl'))
+
+
+def _check_against_sklearn(metrics, predictions):
+    """The logged metrics (percent) equal sklearn's on the predictions ``tools/test.py --out`` dumped."""
+    import mmengine
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+    preds = mmengine.load(predictions)
+    y = [int(p['gt_label']) for p in preds]
+    y_pred = [int(p['pred_score'].argmax()) for p in preds]
+    assert metrics['cls/accuracy'] == pytest.approx(100. * accuracy_score(y, y_pred), abs=1e-6)
+    assert metrics['cls/balanced_accuracy'] == pytest.approx(100. * balanced_accuracy_score(y, y_pred), abs=1e-6)
 
 
 @pytest.mark.e2e
