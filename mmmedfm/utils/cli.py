@@ -133,6 +133,8 @@ def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(cfg_options)
         link_unimodal(cfg, cfg_options)
     adopt_mmpretrain_model(cfg)
+    from mmmedfm.datasets.decoded_dataset import share_model_resize
+    share_model_resize(cfg)  # decoded-image caches store images at the model's input size
     return cfg
 
 
