@@ -9,15 +9,10 @@ from mmmedfm.models.adapters import (CLAP, CLIPAdapter, LinearProbe, LPPlusPlus,
                                      fit_logistic_regression, holdout_split)
 from mmmedfm.registry import MODELS
 from mmmedfm.utils.synthetic_features import make_synthetic_features
+from tests.helpers import one_torch_thread  # noqa: F401 (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matrices: one thread avoids oversubscription on shared CPUs.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
@@ -128,6 +123,21 @@ def test_tip_adapter_formula_and_search(data):
     assert not torch.equal(tipf.keys.detach(), x)
 
 
+def test_tip_search_grid_matches_loop(data):
+    """The batched (beta, alpha) grid against a plain loop of balanced accuracies (sklearn)."""
+    from sklearn.metrics import balanced_accuracy_score
+    from mmmedfm.models.adapters.tip_adapter import alpha_beta_scores
+    (x, y), test, text = data
+    xv, yv = test.features[::3], test.labels[::3]
+    zs_logits, values = 100. * xv @ F.normalize(text, dim=-1).t(), F.one_hot(y, 4).float()
+    alphas, betas = (0.1, 1., 4.), (0.5, 3., 8.)
+    scores = alpha_beta_scores(xv, yv, zs_logits, x, values, alphas, betas)
+    for i, b in enumerate(betas):
+        for j, a in enumerate(alphas):
+            pred = (zs_logits + a * torch.exp(-b * (1 - xv @ x.t())) @ values).argmax(1)
+            assert float(scores[i, j]) == pytest.approx(balanced_accuracy_score(yv.numpy(), pred.numpy()))
+
+
 def test_clip_adapter_residual(data):
     (x, y), test, text = data
     ad = CLIPAdapter(alpha=0., epochs=2).fit((x, y), text, 100.)
@@ -137,6 +147,9 @@ def test_clip_adapter_residual(data):
     with torch.no_grad():
         v = F.normalize(0.8 * test.features + 0.2 * ad.mlp(test.features), dim=-1)
         torch.testing.assert_close(ad(test.features), 100. * v @ F.normalize(text, dim=-1).t())
+    raw = 8. * F.normalize(text, dim=-1) + 0.2  # classified by the raw template-mean anchors, normalised
+    ad = CLIPAdapter(alpha=0., epochs=0).fit((x, y), text, 100., text_anchors=raw)
+    torch.testing.assert_close(ad.predict_proba(test.features), zero_shot_probs(test.features, raw))
 
 
 def test_lp_plus_plus(data):

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from mmmedfm.registry import MODELS
-from .base import BaseAdapter, balanced_accuracy, kfold_splits
+from .base import BaseAdapter, kfold_splits
 
 
 def tip_logits(x: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -24,14 +24,17 @@ def search_grid(scale: float, steps: int) -> Tuple[float, ...]:
 @torch.no_grad()
 def alpha_beta_scores(x_val: torch.Tensor, y_val: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor,
                       values: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> torch.Tensor:
-    """``(len(betas), len(alphas))`` balanced accuracies of every ``(beta, alpha)`` on ``(x_val, y_val)``."""
+    """``(len(betas), len(alphas))`` balanced accuracies of every ``(beta, alpha)`` on ``(x_val, y_val)``
+    (the whole grid in one batched computation)."""
     affinity = x_val @ keys.t()
-    scores = torch.zeros(len(betas), len(alphas))
-    for i, b in enumerate(betas):
-        cache = torch.exp(-b * (1 - affinity)) @ values
-        for j, a in enumerate(alphas):
-            scores[i, j] = balanced_accuracy(zs_logits + a * cache, y_val)
-    return scores
+    b = torch.as_tensor(betas, dtype=affinity.dtype, device=affinity.device)[:, None, None]
+    a = torch.as_tensor(alphas, dtype=affinity.dtype, device=affinity.device)[None, :, None, None]
+    cache = torch.exp(-b * (1 - affinity)) @ values  # (B, N, C)
+    correct = ((zs_logits + a * cache[:, None]).argmax(-1) == y_val).to(affinity.dtype)  # (B, A, N)
+    onehot = F.one_hot(y_val, zs_logits.shape[1]).to(affinity.dtype)
+    counts = onehot.sum(0)
+    recall = (correct @ onehot)[..., counts > 0] / counts[counts > 0]  # (B, A, classes present)
+    return recall.mean(-1).float().cpu()
 
 
 def best_alpha_beta(scores: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> Tuple[float, float]:
