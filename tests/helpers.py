@@ -10,6 +10,9 @@ import torch.nn.functional as F
 from mmmedfm.utils.synthetic_features import make_synthetic_features
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# --cfg-options that switch off the evaluation figures of the demo configs' metrics (4 PNGs per evaluation,
+# ~1 s): tests of something else set them (conftest's demo_cfg_options does); tests/test_evaluation checks them.
+NO_FIGURES = {f'{split}_evaluator.{i}.save_figures': False for split in ('val', 'test') for i in (0, 1)}
 
 
 def load_tool(rel_path: str):
