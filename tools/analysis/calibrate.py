@@ -18,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmmedfm.apis import infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import apply_temperature, classification_metrics, fit_temperature  # noqa: E402
+from mmmedfm.evaluation.functional import as_percent  # noqa: E402
 from mmmedfm.evaluation.plots import save_reliability_comparison  # noqa: E402
 from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
@@ -54,8 +55,8 @@ def main(argv=None):
     test_logits, test_y, _ = infer_split(model, 'test', args.batch_size, args.num_workers)
     temperature = fit_temperature(val_logits, val_y)
     num_classes = test_logits.shape[1]
-    before = classification_metrics(test_y, apply_temperature(test_logits, 1.), num_classes)
-    after = classification_metrics(test_y, apply_temperature(test_logits, temperature), num_classes)
+    before = as_percent(classification_metrics(test_y, apply_temperature(test_logits, 1.), num_classes))
+    after = as_percent(classification_metrics(test_y, apply_temperature(test_logits, temperature), num_classes))
     print(f'temperature T = {temperature:.4f} (fitted on {len(val_y)} calibration images; '
           f'test: {len(test_y)} images)')
     print(f'{"metric":<20}{"before":>10}{"after":>10}')

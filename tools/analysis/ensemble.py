@@ -20,6 +20,7 @@ import torch  # noqa: E402
 
 from mmmedfm.apis import class_names_of, infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import aggregate_by_group, average_probabilities, classification_metrics  # noqa: E402
+from mmmedfm.evaluation.functional import as_percent  # noqa: E402
 from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'macro_f1', 'kappa_quadratic', 'auroc_macro', 'ece', 'nll')
@@ -49,12 +50,13 @@ def member_names(paths):
 
 
 def _metrics(y, probs, groups):
+    """Patch (and slide) metrics; rates in % as in the logs."""
     out = classification_metrics(y, probs)
     if groups is not None:
         probs_g, y_g, _ = aggregate_by_group(probs, y, groups, 'mean')
         out.update({f'wsi_{k}': v for k, v in classification_metrics(y_g, probs_g, probs.shape[1]).items()
                     if k in ('accuracy', 'balanced_accuracy')})
-    return out
+    return as_percent(out)
 
 
 def main(argv=None):
