@@ -33,8 +33,23 @@ def test_open_clip_base_swaps_in(tmp_path, base, tiny_open_clip_dir):
     cfg.model.head.update(num_classes=4, prompts=dict(dataset='SICAPv2Dataset'), cache_dir=str(tmp_path))
     model = MODELS.build(cfg.model).eval()
     assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([127.5, 102., 76.5])
-    logits = model(torch.rand(2, 3, 32, 32) * 255, mode='tensor')
-    assert logits.shape == (2, 4)
+    x = torch.rand(2, 3, 32, 32) * 255
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+    # Independent: open_clip's own towers on the same checkpoint; per class, the prompt embeddings L2-normalised,
+    # averaged, re-normalised; logits = logit_scale.exp() * cosine.
+    import open_clip
+    import torch.nn.functional as F
+    from mmmedfm.models.heads.text_embedding_head import resolve_prompts
+    ref = open_clip.create_model('local-dir:' + tiny_open_clip_dir).eval()
+    tokenizer = open_clip.get_tokenizer('local-dir:' + tiny_open_clip_dir)
+    _, prompts = resolve_prompts(dict(dataset='SICAPv2Dataset'))
+    with torch.no_grad():
+        text = torch.stack([F.normalize(F.normalize(ref.encode_text(tokenizer(p)), dim=-1).mean(0), dim=-1)
+                            for p in prompts])
+        expected = ref.logit_scale.exp() * F.normalize(ref.encode_image(x), dim=-1) @ text.t()
+    assert len(prompts) == 4 and min(len(p) for p in prompts) > 1  # a template ensemble per class
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_doctor_reports_local_and_missing(tmp_path, tiny_clip_dir, hf_offline, capsys):
