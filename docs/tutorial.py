@@ -117,7 +117,7 @@ fig  # noqa: B018 -- shown inline in a notebook
 # ## 3. LoRA: fine-tune the image tower
 #
 # PEFT is one config entry applied when the model is built (`model.backbone.peft=[dict(type='LoRA', ...)]`);
-# `configs/demo/plip_lora_16shot_demo.py` is the headline recipe (LoRA r=4 on q/k/v + the frozen text head) on
+# `configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py` is the headline recipe (LoRA r=4 on q/k/v + the frozen text head) on
 # the demo assets. `tools/train.py` is MMEngine's Runner with our hooks: the checkpoint holds only the LoRA
 # tensors (`MergeLoRAHook` would fold them into the base weights at the end; see `default_runtime.py`).
 
@@ -135,7 +135,7 @@ def load_tool(path):
 
 lora_dir = osp.join(WORK, 'lora')
 epochs = 2 if FAST else 20
-train_args = ['configs/demo/plip_lora_16shot_demo.py', '--work-dir', lora_dir, '--force', '--cfg-options',
+train_args = ['configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py', '--work-dir', lora_dir, '--force', '--cfg-options',
               f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
               f"model.head.cache_dir={osp.join(WORK, 'text_cache')}",
               'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0']
@@ -156,7 +156,7 @@ from mmmedfm.evaluation import apply_temperature, fit_temperature  # noqa: E402
 from mmmedfm.evaluation.functional import confusion  # noqa: E402
 from mmmedfm.evaluation.plots import save_confusion_matrix, save_reliability_comparison  # noqa: E402
 
-model = init_model('configs/demo/plip_lora_16shot_demo.py', ckpt, 'cpu',
+model = init_model('configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py', ckpt, 'cpu',
                    {'model.head.cache_dir': osp.join(WORK, 'text_cache')})
 logits, labels, _ = infer_split(model, 'test', progress=False)
 lora = classification_metrics(labels, apply_temperature(logits, 1.), len(classes))
@@ -180,4 +180,4 @@ print('figures in', WORK, sorted(f for f in os.listdir(WORK) if f.endswith('.png
 #
 # - Real weights and data: `README.md` ("Weights", "Data", "Your own data and classes").
 # - Sweeps over methods x shots x seeds with a report: `python tools/sweep.py configs/sweeps/demo_adapters.py`.
-# - Other PEFT methods and backbones: `configs/peft_matrix/` (one `_base_` line per backbone).
+# - Other PEFT methods and backbones: `configs/peft/` (one `_base_` line per backbone; names in `configs/README.md`).

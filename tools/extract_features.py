@@ -1,6 +1,6 @@
 """Extract (or read from cache) frozen image embeddings of a config's split.
 
-    python tools/extract_features.py configs/zeroshot/plip_sicapv2.py --split test
+    python tools/extract_features.py configs/peft/zeroshot_plip_sicapv2.py --split test
     python tools/extract_features.py CONFIG --split train --cache-dir work_dirs/feature_cache --out feats
 
 Writes ``{cache_dir}/{split}_{key}.safetensors`` (features, labels) + ``.json`` (image ids, WSI ids,

@@ -1,6 +1,6 @@
 """Encode the image–caption pairs of an adaptor config into the unimodal cache (resumable, multi-GPU).
 
-    python tools/extract_unimodal.py configs/adaptor/dinov2-b_biolinkbert_patchgastric.py
+    python tools/extract_unimodal.py configs/adaptor/adaptor_dinov2-b-biolinkbert_20e_patchgastric.py
     torchrun --nproc_per_node 4 tools/extract_unimodal.py CONFIG --launcher pytorch
 
 Each rank encodes its share of the fp16 safetensors shards (finished shards are skipped, so an interrupted

@@ -7,6 +7,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
+import torch  # noqa: E402
 from mmengine.dist import get_world_size  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -45,7 +46,8 @@ def merge_args(cfg, args):
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        # MMEngine's AmpOptimWrapper needs an accelerator; on CPU, bf16 autocast without loss scaling
+        cfg.optim_wrapper.type = 'AmpOptimWrapper' if torch.cuda.is_available() else 'AutocastOptimWrapper'
         cfg.optim_wrapper.setdefault('dtype', amp_dtype())
         if cfg.optim_wrapper.dtype == 'float16':
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -3,7 +3,7 @@
 # work_dirs/sweeps/demo_adapters/results.jsonl`. Image features are extracted once (cached); every cell then fits
 # an adapter on the cached support features. Schedules are the methods' own except the
 # epochs, shortened for the demo (paper values: CLAP/ZS-LP/CLIP-Adapter/LP++ 300).
-backbones = [dict(name='tiny-plip', config='configs/demo/plip_lora_16shot_demo.py')]
+backbones = [dict(name='tiny-plip', config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py')]
 dataset = 'SICAPv2-demo'
 feature_cache = 'work_dirs/feature_cache'
 out_dir = 'work_dirs/sweeps/demo_adapters'
@@ -27,6 +27,6 @@ methods = [
     # are the zero-shot prompts' descriptions; epochs by shots (50/100/200) as in CoOp.
     dict(name='CoOp', adapter=dict(type='CoOp', text_encoder=dict(type='HFCLIPText'), n_ctx=4)),
     # A PEFT/CITE method runs as full `tools/train.py` runs (one per cell; `gpus = [0, 1]` runs them in parallel):
-    # dict(name='LoRA+ZS-LP', train_config='configs/demo/plip_lora_16shot_demo.py'),
+    # dict(name='LoRA+ZS-LP', train_config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'),
 ]
 gpus = []

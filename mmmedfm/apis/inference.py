@@ -45,7 +45,8 @@ def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
     as long as they are frozen (they come from the foundation model, loaded in the constructor). Keys the model
     does not have, shape mismatches and missing *trainable* parameters are refused
     (:func:`~mmmedfm.models.peft.checkpoint.complete_state_dict`): they mean the checkpoint belongs to another
-    config. Reading is weights-only (MMEngine's loader, patched by mmmedfm).
+    config. Reading and loading are MMEngine's ``load_checkpoint`` (weights-only, strict, DDP's ``module.``
+    prefix revised): :func:`~mmmedfm.models.peft.checkpoint.load_trainable`.
 
     Returns:
         dict: ``missing`` (the frozen model keys absent from the file, filled from the model),
@@ -54,15 +55,10 @@ def load_weights(model: nn.Module, checkpoint: str) -> Dict[str, List[str]]:
     Raises:
         KeyError / ValueError: the checkpoint does not fit the model (names the file and the keys).
     """
-    from mmmedfm.models.peft.checkpoint import complete_state_dict
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{checkpoint}: expected a state dict of tensors (or a dict with `state_dict`).')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-    model.load_state_dict(complete_state_dict(model, state, checkpoint), strict=True)
-    report = dict(missing=[k for k in model.state_dict() if k not in state], unexpected=[], missing_trainable=[])
-    print_log(f'Loaded {len(state)} tensors from {checkpoint}; {len(report["missing"])} frozen model keys '
+    from mmmedfm.models.peft.checkpoint import load_trainable
+    _, missing = load_trainable(model, checkpoint)
+    report = dict(missing=missing, unexpected=[], missing_trainable=[])
+    print_log(f'Loaded {checkpoint}; {len(missing)} frozen model keys '
               'not in the file come from the foundation model.', logger='current')
     return report
 
@@ -90,14 +86,20 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
                cfg_options: Optional[dict] = None) -> nn.Module:
     """Build ``cfg.model`` in eval mode on ``device`` (CUDA if available) and load ``checkpoint`` if given.
 
-    The loaded config is kept as ``model.cfg`` and the load report as ``model.load_report``.
+    The model is built by MMPretrain's ``init_model`` (in the config's scope); the checkpoint is loaded by
+    :func:`load_weights`, not by MMPretrain's non-strict loader, which would accept another config's file with
+    a warning. The loaded config is kept as ``model.cfg`` and the load report as ``model.load_report``.
     """
-    from mmmedfm.registry import MODELS
+    from mmpretrain.apis import init_model as build_model
     cfg = _config(config, cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
+    scope = cfg.get('default_scope', 'mmmedfm')
+    init_default_scope(scope)  # the test pipeline and datasets built later resolve in this scope
     if is_merged_checkpoint(checkpoint):
         cfg = without_lora(cfg)
-    model = MODELS.build(cfg.model)
+    build_cfg = cfg.copy()
+    # MMPretrain builds under its own default scope; ``_scope_`` makes the registries resolve our types.
+    build_cfg.model = dict(build_cfg.model, _scope_=scope)
+    model = build_model(build_cfg)
     model.load_report = load_weights(model, checkpoint) if checkpoint else None
     model.cfg = cfg
     return model.to(inference_device(device)).eval()

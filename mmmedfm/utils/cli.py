@@ -194,8 +194,8 @@ def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True, persis
 
 
 def amp_dtype() -> str:
-    """bf16 where the device supports it (no loss scaling needed), else fp16."""
-    return 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'
+    """bf16 where the device supports it (no loss scaling needed; the only CPU autocast dtype), else fp16."""
+    return 'bfloat16' if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else 'float16'
 
 
 def as_config(cfg) -> Config:
@@ -209,7 +209,7 @@ def set_eval_amp(cfg: Config, loop: str) -> None:
     if cfg.get(loop) is None:
         return
     cfg[loop].fp16 = True
-    if amp_dtype() == 'bfloat16':
+    if torch.cuda.is_available() and amp_dtype() == 'bfloat16':  # CPU autocast is bf16 already
         torch.set_autocast_dtype('cuda', torch.bfloat16)
 
 

@@ -192,7 +192,8 @@ DEMO_ASSETS_VERSION = '2'
 # PatchGastric demo caption words missing from the tiny BERT vocabulary (so captions are not all [UNK]).
 DEMO_CAPTION_WORDS = ('tubular', 'in', 'non', 'solid', 'type', 'signet', 'ring', 'cell', 'carcinoma', ',', '-', '.')
 
-# Widths of the CITE demo models; configs/demo/cite_*.py set the projection neck to map one to the other.
+# Widths of the CITE demo models; configs/demo/_base_/clip-b16_patchgastric.py sets the projection neck to map one
+# to the other.
 DEMO_CLIP_B16_EMBED_DIM = 64
 DEMO_BERT_HIDDEN = 96
 

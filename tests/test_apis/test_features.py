@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from mmmedfm.apis import FeatureSet, extract_features, zero_shot_classifier
 
-CONFIG = 'configs/zeroshot/plip_sicapv2.py'
+CONFIG = 'configs/peft/zeroshot_plip_sicapv2.py'
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ def cell_setup(sicapv2_root, tiny_clip_dir):
     for loader in ('train_dataloader', 'val_dataloader'):
         opts.update({f'{loader}.dataset.data_root': sicapv2_root,
                      f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
-    backbone = dict(name='tiny', config='configs/demo/plip_lora_16shot_demo.py', cfg_options=opts)
-    method = dict(name='LoRA', train_config='configs/demo/plip_lora_16shot_demo.py',
+    backbone = dict(name='tiny', config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py', cfg_options=opts)
+    method = dict(name='LoRA', train_config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py',
                   cfg_options={'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,
                                'train_dataloader.batch_size': 4})
     return backbone, method

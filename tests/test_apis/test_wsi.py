@@ -16,7 +16,7 @@ from mmmedfm.apis import (SlideError, heatmap, init_model, open_slide, predict, 
 from mmmedfm.utils.synthetic_slides import rectangles_image, write_pyramid_tiff
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 CLASSES = ['NC', 'G3', 'G4', 'G5']
 SHAPE = (1024, 1536)          # level 0, 0.5 µm/px
 TISSUE = (256, 384, 768, 1152)  # y0, x0, y1, x1 (level 0): 4 x 6 tiles of 128 level-0 px (64 px at 1 µm/px)

@@ -29,10 +29,10 @@ def lrs_at(cfg, iters):
 
 
 @pytest.mark.parametrize('config,base_lr', [
-    ('configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py', 0.03),
-    ('configs/cite/clip-b16_linearprobe_patchgastric_16wsi.py', 1e-2),
-    ('configs/cite/clip-b16_vpt1-linear_patchgastric_16wsi.py', 1e-2),
-    ('configs/cite/clip-b16_fullft_patchgastric_16wsi.py', 1e-5),
+    ('configs/cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py', 0.03),
+    ('configs/cite/linearprobe_clip-b16_16wsi-1000it_patchgastric.py', 1e-2),
+    ('configs/cite/vpt1-linear_clip-b16_16wsi-1000it_patchgastric.py', 1e-2),
+    ('configs/cite/fullft-linear_clip-b16_16wsi-1000it_patchgastric.py', 1e-5),
 ])
 def test_cite_lr_equals_mmcv_schedule(config, base_lr):
     cfg = Config.fromfile(config)

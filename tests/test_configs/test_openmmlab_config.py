@@ -8,8 +8,8 @@ from mmmedfm.registry import MODELS
 from mmmedfm.utils.cli import read_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-REAL = osp.join(ROOT, 'configs', 'openmmlab', 'vit-b16_lora_sicapv2_16shot.py')
-DEMO = osp.join(ROOT, 'configs', 'demo', 'vit-b16_lora_sicapv2_16shot_demo.py')
+REAL = osp.join(ROOT, 'configs', 'openmmlab', 'lora-linear_vit-b16-mae_16shot-20e_sicapv2.py')
+DEMO = osp.join(ROOT, 'configs', 'demo', 'lora-linear_vit-b16-mae_16shot-20e_sicapv2_demo.py')
 
 
 def test_config_is_the_mmpretrain_base_plus_one_key():

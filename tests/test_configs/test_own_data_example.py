@@ -9,7 +9,7 @@ from mmmedfm.apis import init_model
 from mmmedfm.models.utils.zero_shot import build_class_prompts
 from tests.helpers import cli_options, load_tool
 
-CFG = 'configs/examples/own_data_plip_lora.py'
+CFG = 'configs/examples/lora-zs_plip_16shot-20e_owndata.py'
 
 
 def test_own_data_example_trains_and_tests(tmp_path, tiny_clip_dir, sicapv2_root):

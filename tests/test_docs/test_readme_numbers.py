@@ -13,10 +13,10 @@ import pytest
 
 from tests.helpers import ROOT, load_tool
 
-README = osp.join(ROOT, 'configs', 'cite', 'README.md')
+README = osp.join(ROOT, 'configs', 'demo', 'README.md')
 COLUMNS = {'patch acc.': 'cls/accuracy', 'balanced acc.': 'cls/balanced_accuracy', 'WSI acc.': 'wsi/accuracy'}
-CHECKED = {'configs/demo/plip_lora_16shot_demo.py': 'train',
-           'configs/demo/peft_matrix/zeroshot_plip_sicapv2_demo.py': 'test'}
+CHECKED = {'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py': 'train',
+           'configs/demo/zeroshot_plip_sicapv2_demo.py': 'test'}
 
 
 def readme_demo_rows(path: str = README) -> dict:

@@ -11,8 +11,8 @@ from mmengine.dataset import pseudo_collate
 from mmmedfm.registry import DATASETS, MODELS
 from tests.helpers import cli_options, load_tool
 
-CITE = 'configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py'
-CITE_DEMO = 'configs/demo/cite_clip-b16_vpt1_biolinkbert_patchgastric_demo.py'
+CITE = 'configs/cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py'
+CITE_DEMO = 'configs/demo/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric_demo.py'
 
 
 def test_cite_trainable_parameters_on_vit_b16(tmp_path, monkeypatch):

@@ -134,7 +134,7 @@ def test_error_names_the_key_that_set_the_part(tmp_path, empty_cache):
 
 def test_adaptor_key_reaches_every_dataset():
     from mmmedfm.utils.cli import read_config
-    cfg = read_config('configs/adaptor/uni_biolinkbert_patchgastric.py',
+    cfg = read_config('configs/adaptor/adaptor_uni-biolinkbert_20e_patchgastric.py',
                       {'unimodal.vision.pretrained': 'local/UNI/pytorch_model.bin',
                        'unimodal.text.pretrained': 'local/BioLinkBERT-large'})
     for split in ('train', 'val', 'test'):

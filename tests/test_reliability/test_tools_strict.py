@@ -37,8 +37,8 @@ def test_predict_refuses_a_foreign_checkpoint_like_test(tmp_path, demo_cfg_optio
 
 
 def test_test_tool_refuses_a_trainable_config_without_checkpoint(tmp_path, demo_cfg_options):
-    with pytest.raises(ValueError, match=r'plip_lora_16shot_demo\.py trains 1,536 parameters but no checkpoint '
-                                         r'was given.*--untrained'):
+    with pytest.raises(ValueError, match=r'lora-zs_plip_16shot-20e_sicapv2_demo\.py trains 1,536 parameters but no '
+                                         r'checkpoint was given.*--untrained'):
         load_tool('tools/test.py').main([DEMO, '--work-dir', str(tmp_path), '--cfg-options',
                                          *cli_options(demo_cfg_options)])
 

@@ -7,7 +7,7 @@ import sys
 
 from tests.helpers import ROOT, cli_options
 
-DEMO = osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py')
+DEMO = osp.join(ROOT, 'configs', 'demo', 'lora-zs_plip_16shot-20e_sicapv2_demo.py')
 PLUGINS = 'tests.test_reliability.plugins'
 
 

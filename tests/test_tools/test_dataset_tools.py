@@ -5,7 +5,7 @@ import pandas as pd
 
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 PG = 'configs/_base_/datasets/patchgastric_fewshot.py'
 
 

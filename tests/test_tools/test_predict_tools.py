@@ -12,7 +12,7 @@ from mmmedfm.apis import init_model, predict
 from mmmedfm.registry import DATASETS
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 CLASSES = ['NC', 'G3', 'G4', 'G5']
 
 
@@ -66,10 +66,32 @@ def test_predict_folder_and_single_image(demo_cfg_options, sicapv2_root):
     folder = osp.join(sicapv2_root, 'images')
     df = predict(DEMO, None, folder, batch_size=16, device='cpu', cfg_options=demo_cfg_options, progress=False)
     assert len(df) == 4 * 12 + 3 + 4 * 6  # train + malformed-row + test images of the fixture
-    np.testing.assert_allclose(df.filter(like='prob_').sum(axis=1), 1., atol=1e-5)
+    # the same probabilities as MMPretrain's own inferencer on the same model (our loop adds DataLoader
+    # workers, spreadsheet inputs and the raw logits that temperature scaling needs)
+    from mmpretrain.apis import ImageClassificationInferencer
+    theirs = ImageClassificationInferencer(init_model(DEMO, None, 'cpu', demo_cfg_options))(df.path.tolist()[::9])
+    np.testing.assert_allclose(df.filter(like='prob_').to_numpy()[::9], np.stack([r['pred_scores'] for r in theirs]),
+                               rtol=1e-4, atol=1e-6)
     one = predict(DEMO, None, df.path[7], device='cpu', cfg_options=demo_cfg_options, progress=False)
     np.testing.assert_allclose(one.filter(like='prob_').to_numpy()[0], df.filter(like='prob_').to_numpy()[7],
                                rtol=1e-4, atol=1e-6)  # batch composition does not change a prediction
+
+
+def test_init_model_equals_mmpretrain_get_model(tmp_path, demo_cfg_options):
+    """A full checkpoint (every key, LoRA randomised): our strict loader gives MMPretrain's model exactly."""
+    from mmpretrain.apis import get_model
+    model = init_model(DEMO, _trainable_only_checkpoint(tmp_path / 'lora.pth', demo_cfg_options, seed=4), 'cpu',
+                       demo_cfg_options)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'full.pth')
+    ours = init_model(DEMO, str(tmp_path / 'full.pth'), 'cpu', demo_cfg_options)
+    assert ours.load_report['missing'] == []
+    cfg = ours.cfg.copy()
+    cfg.model = dict(cfg.model, _scope_='mmmedfm')
+    theirs = get_model(cfg, pretrained=str(tmp_path / 'full.pth'), device='cpu')
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, mode='tensor'), theirs(x, mode='tensor'), rtol=0, atol=0)
+    assert not ours.training and not theirs.training
 
 
 def test_predict_bad_inputs(tmp_path, demo_cfg_options):

@@ -113,9 +113,9 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
         return type('P', (), {'returncode': 0})()
 
     monkeypatch.setattr(tool.subprocess, 'run', fake_run)
-    backbone = dict(name='demo', config='configs/demo/plip_lora_16shot_demo.py',
+    backbone = dict(name='demo', config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py',
                     cfg_options={'train_dataloader.dataset.data_root': sicapv2_root})
-    method = dict(name='LoRA', train_config='configs/demo/plip_lora_16shot_demo.py')
+    method = dict(name='LoRA', train_config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py')
     from mmmedfm.utils import register_all_modules
     register_all_modules()
     cell = tmp_path / 'cell with space'

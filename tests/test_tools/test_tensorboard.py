@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 def test_tensorboard_backend_writes_the_logged_scalars(tmp_path, demo_cfg_options):

@@ -6,7 +6,7 @@ import pytest
 from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import cli_options, load_tool
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 @pytest.fixture(scope='module')
@@ -42,6 +42,11 @@ def test_tta_with_trainable_only_and_merged_checkpoints(trained):
     meta = ckpt['meta']['mmmedfm_base']
     assert meta['trainable_only'] and meta['num_frozen_dropped'] > 0
     assert any('lora_' in k for k in ckpt['state_dict']) and not any('base_layer' in k for k in ckpt['state_dict'])
+    # MergeLoRAHook's file (written after training): plain keys, the frozen weights included, no adapters
+    full = safe_torch_load(str(work / 'merged.pth'))
+    assert full['meta']['mmmedfm_base']['merged']
+    assert not any('lora_' in k or 'base_layer' in k for k in full['state_dict'])
+    assert len(full['state_dict']) > len(ckpt['state_dict'])
     lora = _tta_scores(cfg, str(work / 'epoch_1.pth'), work, opts, 'lora')
     merged = _tta_scores(cfg, str(work / 'merged.pth'), work, opts, 'merged')
     untrained = _tta_scores(cfg, None, work, opts, 'untrained')  # LoRA B = 0: the pretrained model

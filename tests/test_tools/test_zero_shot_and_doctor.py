@@ -33,8 +33,23 @@ def test_open_clip_base_swaps_in(tmp_path, base, tiny_open_clip_dir):
     cfg.model.head.update(num_classes=4, prompts=dict(dataset='SICAPv2Dataset'), cache_dir=str(tmp_path))
     model = MODELS.build(cfg.model).eval()
     assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([127.5, 102., 76.5])
-    logits = model(torch.rand(2, 3, 32, 32) * 255, mode='tensor')
-    assert logits.shape == (2, 4)
+    x = torch.rand(2, 3, 32, 32) * 255
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+    # Independent: open_clip's own towers on the same checkpoint; per class, the prompt embeddings L2-normalised,
+    # averaged, re-normalised; logits = logit_scale.exp() * cosine.
+    import open_clip
+    import torch.nn.functional as F
+    from mmmedfm.models.heads.text_embedding_head import resolve_prompts
+    ref = open_clip.create_model('local-dir:' + tiny_open_clip_dir).eval()
+    tokenizer = open_clip.get_tokenizer('local-dir:' + tiny_open_clip_dir)
+    _, prompts = resolve_prompts(dict(dataset='SICAPv2Dataset'))
+    with torch.no_grad():
+        text = torch.stack([F.normalize(F.normalize(ref.encode_text(tokenizer(p)), dim=-1).mean(0), dim=-1)
+                            for p in prompts])
+        expected = ref.logit_scale.exp() * F.normalize(ref.encode_image(x), dim=-1) @ text.t()
+    assert len(prompts) == 4 and min(len(p) for p in prompts) > 1  # a template ensemble per class
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_doctor_reports_local_and_missing(tmp_path, tiny_clip_dir, hf_offline, capsys):
@@ -58,7 +73,7 @@ def test_doctor_reports_local_and_missing(tmp_path, tiny_clip_dir, hf_offline, c
 
 def test_doctor_builds_each_part_of_a_config(tmp_path, tiny_clip_dir, tiny_bert_dir, hf_offline, capsys):
     doctor = load_tool('tools/misc/check_models.py')
-    cfg = 'configs/zeroshot/plip_sicapv2.py'
+    cfg = 'configs/peft/zeroshot_plip_sicapv2.py'
     results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={tiny_clip_dir}'])
     assert not bad and [r['status'] for r in results] == ['ok'] * 3
     assert {r['key'] for r in results} == {'model.foundation_model'}
@@ -68,14 +83,14 @@ def test_doctor_builds_each_part_of_a_config(tmp_path, tiny_clip_dir, tiny_bert_
     results, bad = doctor.main(['--config', cfg, '--cfg-options', f'model.foundation_model={only_config}'])
     assert bad and {r['part']: r['status'] for r in results}['model.backbone'] != 'ok'
     # CITE: the image tower comes from foundation_model, the text tower has its own key (never the image key)
-    results, bad = doctor.main(['--config', 'configs/cite/cite_clip-b16_vpt1_biolinkbert_patchgastric_16wsi.py'])
+    results, bad = doctor.main(['--config', 'configs/cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py'])
     keys = {r['part']: (r['key'], r['status']) for r in results}
     assert keys['model.text_encoder'] == ('model.head.text_encoder.pretrained', 'missing') and bad
     assert keys['model.backbone'][0] == 'model.foundation_model'
     # adaptor: one key per encoder, reaching the datasets' copies
     from mmmedfm.utils.tiny_models import make_tiny_dinov2
     dinov2 = make_tiny_dinov2(str(tmp_path / 'dinov2'))
-    results, bad = doctor.main(['--config', 'configs/adaptor/dinov2-b_biolinkbert_patchgastric.py', '--cfg-options',
+    results, bad = doctor.main(['--config', 'configs/adaptor/adaptor_dinov2-b-biolinkbert_20e_patchgastric.py', '--cfg-options',
                                 f'unimodal.vision.pretrained={dinov2}',
                                 f'unimodal.text.pretrained={tiny_bert_dir}'])
     assert [(r['part'], r['key']) for r in results][:2] == [('unimodal.vision', 'unimodal.vision.pretrained'),

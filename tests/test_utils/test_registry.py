@@ -39,7 +39,7 @@ def test_unknown_type_is_a_clear_error():
 
 
 def test_config_inheritance_with_mmpretrain_base(tmp_path):
-    cfg = Config.fromfile('configs/cite/plip_lora_16shot.py')
+    cfg = Config.fromfile('configs/peft/lora-zs_plip_16shot-20e_sicapv2.py')
     # from our bases
     assert cfg.model.type == 'VLMClassifier'
     assert cfg.model.backbone.peft[0].type == 'LoRA'
@@ -53,8 +53,8 @@ def test_config_inheritance_with_mmpretrain_base(tmp_path):
 
 
 def test_demo_config_only_changes_paths():
-    real = Config.fromfile('configs/cite/plip_lora_16shot.py')
-    demo = Config.fromfile('configs/demo/plip_lora_16shot_demo.py')
+    real = Config.fromfile('configs/peft/lora-zs_plip_16shot-20e_sicapv2.py')
+    demo = Config.fromfile('configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py')
     assert demo.model.foundation_model == 'data/demo/tiny-plip'
     assert demo.train_dataloader.dataset.data_root == 'data/demo/SICAPv2'
     demo.model.foundation_model = real.model.foundation_model

@@ -44,7 +44,7 @@ def parse_args(argv=None):
 
 def build_config(model_dir, data_root, args):
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'plip_lora_16shot_demo.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'lora-zs_plip_16shot-20e_sicapv2_demo.py'))
     cfg.model.foundation_model = model_dir
     ds = cfg.test_dataloader.dataset
     ds.data_root = data_root

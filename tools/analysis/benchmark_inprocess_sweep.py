@@ -38,9 +38,9 @@ def sweep_config(work, model_dir, data_root, args, in_process):
                      f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
     method_opts = {'train_cfg.max_epochs': args.epochs, 'train_cfg.val_interval': args.epochs,
                    'train_dataloader.batch_size': 4}
-    cfg = dict(backbones=[dict(name='tiny-plip', config=osp.join(ROOT, 'configs/demo/plip_lora_16shot_demo.py'),
+    cfg = dict(backbones=[dict(name='tiny-plip', config=osp.join(ROOT, 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'),
                                cfg_options=opts)],
-               methods=[dict(name='LoRA', train_config=osp.join(ROOT, 'configs/demo/plip_lora_16shot_demo.py'),
+               methods=[dict(name='LoRA', train_config=osp.join(ROOT, 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'),
                              cfg_options=method_opts)],
                shots=list(args.shots), seeds=list(args.seeds), dataset='SICAPv2-demo', in_process=in_process,
                out_dir=osp.join(work, 'in_process' if in_process else 'per_cell'))

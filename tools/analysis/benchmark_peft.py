@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Benchmark our LoRA/full fine-tuning step against HF peft')
-    p.add_argument('config', nargs='?', default='configs/cite/plip_lora_16shot.py')
+    p.add_argument('config', nargs='?', default='configs/peft/lora-zs_plip_16shot-20e_sicapv2.py')
     p.add_argument('--foundation-model', help='CLIPModel directory (default: a random PLIP-shaped one)')
     p.add_argument('--width', type=int, default=256, help='hidden width of the random model')
     p.add_argument('--layers', type=int, default=4, help='depth of the random model')

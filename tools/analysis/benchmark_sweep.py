@@ -1,6 +1,6 @@
 """Sweep wall time with the feature cache versus re-encoding the images for every run, on the same data.
 
-    python tools/analysis/benchmark_sweep.py [--config configs/demo/plip_lora_16shot_demo.py] \
+    python tools/analysis/benchmark_sweep.py [--config configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py] \
         [--methods ZSLinearProbe CLAP] [--shots 1 4 16] [--seeds 1 2 3] [--cfg-options model.foundation_model=DIR]
 
 The ratio is bounded by the number of cells and grows with the cost of one extraction relative to one fit: the
@@ -30,7 +30,7 @@ from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Cached-feature sweep vs re-encoding per run')
-    parser.add_argument('--config', default='configs/demo/plip_lora_16shot_demo.py')
+    parser.add_argument('--config', default='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py')
     parser.add_argument('--methods', nargs='+', default=['ZSLinearProbe', 'CLAP', 'TipAdapter'])
     parser.add_argument('--shots', nargs='+', type=int, default=[1, 4, 16])
     parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])

@@ -173,7 +173,7 @@ def run_ours(model_dir, data_root, args, work_dir, full=False):
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     size = args.image_size
-    base = osp.join(ROOT, 'configs', 'cite', 'plip_lora_16shot.py')
+    base = osp.join(ROOT, 'configs', 'peft', 'lora-zs_plip_16shot-20e_sicapv2.py')
     from mmengine.config import Config
     hooks = Config.fromfile(base).to_dict().get('custom_hooks', [])  # keep the default hooks of our path
     augment = [dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),

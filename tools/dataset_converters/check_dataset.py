@@ -1,7 +1,7 @@
 """Check the datasets of a config: per-split/per-class image and WSI counts, missing or unreadable images,
 label problems, slides shared between splits. Exits 1 when an error was found (0 otherwise).
 
-    python tools/dataset_converters/check_dataset.py configs/demo/plip_lora_16shot_demo.py
+    python tools/dataset_converters/check_dataset.py configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py
     python tools/dataset_converters/check_dataset.py CONFIG --cfg-options train_dataloader.dataset.num_shots=4
 
 The train split is built as configured, so its counts are those of the few-shot support.

@@ -1,6 +1,6 @@
 """Doctor: can every pretrained weight be loaded here (offline), and which key points at a local copy?
 
-    python tools/misc/check_models.py --config configs/cite/plip_lora_16shot.py [--cfg-options KEY=VALUE ...]
+    python tools/misc/check_models.py --config configs/peft/lora-zs_plip_16shot-20e_sicapv2.py [--cfg-options KEY=VALUE ...]
     python tools/misc/check_models.py                       # every model in the manifest (files only)
 
 With ``--config``, each pretrained part of the config (image tower, text tower, normalisation, the adaptor's

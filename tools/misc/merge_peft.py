@@ -14,11 +14,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
-from mmmedfm.models.peft.checkpoint import complete_state_dict, merged_state_dict, plain  # noqa: E402
+from mmmedfm.models.peft.checkpoint import load_trainable, merged_state_dict, plain  # noqa: E402
 from mmmedfm.registry import MODELS  # noqa: E402
 from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
 from mmmedfm.utils import register_all_modules  # noqa: E402
-from mmmedfm.utils.compat import safe_torch_load  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -43,8 +42,7 @@ def main(argv=None) -> str:
     if randomness.get('seed') is not None:
         set_random_seed(randomness['seed'], deterministic=randomness.get('deterministic', False))
     model = MODELS.build(cfg.model)
-    ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
-    model.load_state_dict(complete_state_dict(model, ckpt.get('state_dict', ckpt), args.checkpoint))
+    ckpt, _ = load_trainable(model, args.checkpoint)
     state = merged_state_dict(model)
     meta = dict(ckpt.get('meta', {}).get('mmmedfm_base', {}), merged=True, merged_from=args.checkpoint)
     torch.save(dict(meta=dict(mmmedfm_base=plain(meta)), state_dict=state), args.out)

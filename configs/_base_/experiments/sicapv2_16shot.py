@@ -1,6 +1,6 @@
 # The seed notebook's SICAPv2 experiment without the model: 16 shots per class (seed 1), Adam 1e-3, 20 epochs,
 # batch 32, no augmentation, the model's own resize; balanced accuracy + confusion matrix (ClinicalMetric) and slide-level metrics. Combine with one model
-# base (configs/peft_matrix/*.py): the model base is the only `_base_` that defines `model`, so matrix configs
+# base (configs/peft/*.py): the model base is the only `_base_` that defines `model`, so matrix configs
 # set the head from the variables below.
 _base_ = ['../datasets/sicapv2_fewshot.py', '../schedules/adam_20e.py', '../default_runtime.py']
 

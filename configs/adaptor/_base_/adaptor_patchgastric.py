@@ -1,7 +1,7 @@
 # Adaptor (frozen vision encoder + frozen BERT-family text encoder, trainable co-attention fusion) on
 # PatchGastric image–caption pairs (each 300 px patch paired with its slide's caption), trained from the
 # unimodal cache only. Children set `unimodal.vision`, `unimodal.text` and `model.image_dim/text_dim`, and
-# re-link `unimodal` into the datasets (see dinov2-b_biolinkbert_patchgastric.py).
+# re-link `unimodal` into the datasets (see adaptor_dinov2-b-biolinkbert_20e_patchgastric.py).
 #   python tools/extract_unimodal.py CONFIG            (or: torchrun --nproc_per_node 4 ... --launcher pytorch)
 #   python tools/train.py CONFIG
 #   python tools/analysis/eval_adaptor.py CONFIG work_dirs/NAME/epoch_20.pth

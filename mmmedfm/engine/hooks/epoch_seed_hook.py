@@ -26,6 +26,7 @@ import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import FUNCTIONS
+from mmengine.runner import set_random_seed
 
 from mmmedfm.registry import HOOKS
 
@@ -42,13 +43,6 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
         int: A seed in ``[0, 2**32)``.
     """
     return int(np.random.SeedSequence([int(seed) % 2**63, int(epoch), int(rank)]).generate_state(1)[0])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python ``random``, numpy's global generator and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 @FUNCTIONS.register_module(name='mmmedfm.seed_worker')
@@ -115,4 +109,5 @@ class EpochSeedHook(Hook):
             dataset.set_augment_epoch(base, runner.epoch)
         if base is None:
             return
-        seed_everything(epoch_seed(base, runner.epoch, get_rank()))
+        # python, numpy and torch (CPU + CUDA) as the Runner seeds them at start; the seed is already per rank
+        set_random_seed(epoch_seed(base, runner.epoch, get_rank()))

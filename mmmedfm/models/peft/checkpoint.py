@@ -3,7 +3,7 @@ pretrained weights the constructor loads, and refuse checkpoints that do not fit
 import json
 import re
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -41,13 +41,13 @@ def complete_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor], s
     """Return a full state dict for ``model``: ``state_dict`` on top of the model's current (pretrained)
     tensors for the keys it lacks.
 
-    Keys of frozen parameters may be missing (trainable-only checkpoints); everything else must fit.
+    Keys of frozen parameters may be missing (trainable-only checkpoints); everything else must fit. Key
+    prefixes (DDP's ``module.``) are revised by MMEngine's loader before this runs (:func:`load_trainable`).
 
     Raises:
         KeyError: keys the model does not have, or trainable parameters the checkpoint lacks.
         ValueError: shape mismatches (with the LoRA ranks when an adapter's shape differs).
     """
-    state_dict = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
     ours = model.state_dict()
     unexpected = [k for k in state_dict if k not in ours]
     if unexpected:
@@ -78,3 +78,43 @@ def merged_state_dict(model: nn.Module) -> OrderedDict:
     merge_lora(model)
     return OrderedDict((k.replace('.base_layer.', '.'), v.detach().cpu()) for k, v in model.state_dict().items()
                        if not _LORA_KEY.search(k))
+
+
+# MMEngine's own default: checkpoints written from a DDP-wrapped model carry a ``module.`` prefix.
+DDP_PREFIX = ((r'^module\.', ''),)
+
+
+def load_trainable(model: nn.Module, filename: str, revise_keys: Sequence[Tuple[str, str]] = DDP_PREFIX
+                   ) -> Tuple[dict, List[str]]:
+    """Load ``filename`` into ``model`` with MMEngine's ``load_checkpoint`` (weights-only reading, strict,
+    ``revise_keys``), completed by :func:`complete_state_dict`.
+
+    MMEngine's loader cannot accept a trainable-only file strictly, and non-strict loading would accept another
+    config's file with a warning; so a load pre-hook on ``model`` sees the state dict after MMEngine revised its
+    keys, refuses a file that does not fit and fills the frozen keys from the model, and MMEngine then loads
+    the complete dict strictly.
+
+    Returns:
+        tuple: ``(checkpoint, missing)``: the checkpoint dict as read and the frozen model keys that the file
+        lacked (filled from the model).
+
+    Raises:
+        KeyError / ValueError: The checkpoint does not fit the model (names the file and the keys).
+    """
+    from mmengine.runner import load_checkpoint
+    loaded = {}
+
+    def complete(module, state_dict, prefix, *args):  # called once, on the root module (prefix '')
+        if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+            raise ValueError(f'{filename}: expected a state dict of tensors (or a dict with `state_dict`).')
+        loaded['missing'] = [k for k in model.state_dict() if k not in state_dict]
+        full = complete_state_dict(model, state_dict, filename)
+        state_dict.clear()
+        state_dict.update(full)
+
+    handle = model.register_load_state_dict_pre_hook(complete)
+    try:
+        ckpt = load_checkpoint(model, filename, map_location='cpu', strict=True, revise_keys=list(revise_keys))
+    finally:
+        handle.remove()
+    return ckpt, loaded['missing']

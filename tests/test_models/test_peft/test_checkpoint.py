@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmmedfm.models.peft.checkpoint import complete_state_dict, trainable_state_dict
+from mmmedfm.models.peft.checkpoint import complete_state_dict, load_trainable, trainable_state_dict
 from mmmedfm.registry import MODELS
 from mmmedfm.utils.compat import safe_torch_load
 from tests.helpers import cli_options, load_tool
 from tests.test_models.test_peft._tiny import timm_vit
 
-DEMO = 'configs/demo/plip_lora_16shot_demo.py'
+DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
 
 def _lora_vit(rank=4):
@@ -33,6 +33,31 @@ def test_complete_state_dict_checks():
         complete_state_dict(m, {k: v for k, v in kept.items() if 'blocks.1.' not in k})
     with pytest.raises(KeyError, match='LoRA weights the model lacks'):
         complete_state_dict(timm_vit(), kept)
+
+
+def test_load_trainable_equals_mmengine_load_checkpoint(tmp_path):
+    """A full DDP-prefixed file: the same tensors as MMEngine's own ``load_checkpoint``; a trainable-only file:
+    MMEngine's non-strict load of it (frozen keys untouched); another config's file: refused."""
+    from mmengine.runner import load_checkpoint
+    torch.manual_seed(0)
+    src = _lora_vit()
+    for p in src.parameters():
+        p.data.normal_()
+    full = tmp_path / 'full.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in src.state_dict().items()}), full)
+    trainable = tmp_path / 'trainable.pth'
+    kept, frozen = trainable_state_dict(src, src.state_dict())
+    torch.save(dict(state_dict=kept), trainable)
+    for path, frozen_missing in ((full, []), (trainable, frozen)):
+        ours, theirs = _lora_vit(), _lora_vit()
+        theirs.load_state_dict(ours.state_dict())  # same frozen start
+        _, missing = load_trainable(ours, str(path))
+        load_checkpoint(theirs, str(path), map_location='cpu', strict=False)
+        assert missing == frozen_missing
+        for k, v in theirs.state_dict().items():
+            torch.testing.assert_close(ours.state_dict()[k], v, rtol=0, atol=0)
+    with pytest.raises(KeyError, match='LoRA weights the model lacks'):
+        load_trainable(timm_vit(), str(trainable))
 
 
 @pytest.mark.e2e

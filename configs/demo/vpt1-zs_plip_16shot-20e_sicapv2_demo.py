@@ -1,0 +1,5 @@
+# configs/peft/vpt1-zs_plip_16shot-20e_sicapv2.py on the offline demo assets (the second base).
+_base_ = ['../peft/vpt1-zs_plip_16shot-20e_sicapv2.py', './_base_/plip_sicapv2.py']
+
+model = _base_.demo_model
+train_dataloader = val_dataloader = test_dataloader = _base_.demo_data

@@ -1,0 +1,5 @@
+# PLIP image tower + BitFit (all biases trainable) + the frozen zero-shot text head; otherwise as the headline
+# (lora-zs_plip_16shot-20e_sicapv2.py).
+_base_ = ['../_base_/models/plip.py', '../_base_/experiments/sicapv2_16shot.py']
+
+model = dict(backbone=dict(peft=[dict(type='BitFit')]), head=_base_.zs_head)
