@@ -78,9 +78,10 @@ def load_features(backbone: dict, cache_dir: str):
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> dict:
-    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` plus the confusion matrix."""
-    from mmmedfm.evaluation.functional import classification_metrics, confusion
-    metrics = {k: float(v) for k, v in classification_metrics(y_true, probs, num_classes=num_classes).items()}
+    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` (rates in %, as the training logs)
+    plus the confusion matrix."""
+    from mmmedfm.evaluation.functional import as_percent, classification_metrics, confusion
+    metrics = as_percent({k: float(v) for k, v in classification_metrics(y_true, probs, num_classes).items()})
     metrics['confusion_matrix'] = confusion(y_true, probs.argmax(1), num_classes).tolist()
     return metrics
 
@@ -110,7 +111,8 @@ def settings_hash(backbone: dict, method: dict, dataset=None) -> str:
 
 
 def read_rows(results: str) -> list:
-    """Rows of the results JSONL; a truncated line left by a killed run is skipped."""
+    """Rows of the results JSONL, rates in % (rows of older versions converted); a truncated line left by a
+    killed run is skipped."""
     rows = []
     if osp.isfile(results):
         with open(results) as f:
@@ -121,7 +123,8 @@ def read_rows(results: str) -> list:
                     continue
                 if isinstance(row, dict) and 'cell_id' in row:
                     rows.append(row)
-    return rows
+    from mmmedfm.evaluation.functional import rows_in_percent
+    return rows_in_percent(rows)
 
 
 def latest_rows(rows: list) -> list:
@@ -300,8 +303,7 @@ def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir
     if proc.returncode:
         raise RuntimeError(f'Training cell {osp.basename(cell_dir)} failed (exit {proc.returncode}); '
                            f'see {cell_dir}/train.log')
-    metrics = {k: (v / 100 if k in ('accuracy', 'balanced_accuracy') and v > 1 else v)
-               for k, v in last_val_metrics(work_dir).items()}
+    metrics = last_val_metrics(work_dir)  # rates logged in % already
     return dict(metrics, wall_time_s=time.perf_counter() - start, num_support=len(support_rows),
                 classes=[str(c) for c in dataset.metainfo.get('classes', [])])
 
@@ -336,7 +338,7 @@ def summary(results: str, metric: str = 'balanced_accuracy') -> str:
     df = pd.DataFrame(rows)
     if metric not in df:
         return f'no {metric} in the results'
-    g = df.groupby(['backbone', 'method', 'shots'])[metric].agg(['mean', 'std', 'count']) * [100, 100, 1]
+    g = df.groupby(['backbone', 'method', 'shots'])[metric].agg(['mean', 'std', 'count'])
     table = g.apply(lambda r: f"{r['mean']:.1f} +- {0 if pd.isna(r['std']) else r['std']:.1f} (n={int(r['count'])})",
                     axis=1).unstack('shots')
     return f'{metric} (%), mean +- std over seeds:\n{table.to_string()}'
@@ -377,7 +379,8 @@ def run_cells(sweep: Config, args, out_dir: str, results: str) -> None:
     def record(backbone, method, shots, seed, cid, settings, metrics):
         dataset = sweep.get('dataset') or backbone_config(backbone).train_dataloader.dataset.type
         row = dict(cell_id=cid, method=method['name'], backbone=backbone['name'], dataset=dataset, shots=shots,
-                   seed=seed, kind='adapter' if 'adapter' in method else 'train', settings=settings, **metrics)
+                   seed=seed, kind='adapter' if 'adapter' in method else 'train', settings=settings, rates='percent',
+                   **metrics)
         with lock:
             with open(results, 'a') as f:
                 f.write(json.dumps(row) + '\n')

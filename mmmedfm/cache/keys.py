@@ -4,7 +4,7 @@ One image key (the frozen vision tower, its weights, the preprocessing and the f
 text encoder, its weights and the texts) serve every embedding cache of the package: frozen features for the
 black-box adapters, the unimodal caches of the Adaptor, and zero-shot class embeddings.
 """
-from typing import Any, Iterable, Sequence, Tuple
+from typing import Any, Iterable, Optional, Sequence, Tuple
 
 from .fingerprint import stable_hash, weights_fingerprint
 
@@ -41,15 +41,19 @@ def image_cache_key(vision: dict, preprocessor: dict, pipeline: list, files: Ite
                             dtype=str(dtype), v=_VERSION), length=24)
 
 
-def decoded_image_key(head: list, files: Iterable[Tuple[str, int, int]]) -> str:
+def decoded_image_key(head: list, files: Iterable[Tuple[str, int, int]], resize: Optional[dict] = None) -> str:
     """Key of a folder of decoded, resized images (uint8): the pipeline head that decodes and resizes them
-    (transform configs, in order) and the ``(path, size, mtime_ns)`` of every image (order does not matter).
+    (transform configs, in order), the model's resize applied after it (``None``: none) and the
+    ``(path, size, mtime_ns)`` of every image (order does not matter).
 
     Returns:
         str: 24 hex characters.
     """
-    return stable_hash(dict(head=list(head), files=sorted([str(p), int(n), int(t)] for p, n, t in files),
-                            kind='decoded', v=_VERSION), length=24)
+    parts = dict(head=list(head), files=sorted([str(p), int(n), int(t)] for p, n, t in files), kind='decoded',
+                 v=_VERSION)
+    if resize:  # absent (not None) without a model resize: the keys of existing caches stay valid
+        parts['resize'] = dict(resize)
+    return stable_hash(parts, length=24)
 
 
 def text_cache_key(text_encoder: dict, texts: Sequence[Any], **settings) -> str:

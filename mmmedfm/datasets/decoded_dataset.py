@@ -1,19 +1,23 @@
 """Datasets that read decoded, resized images from a :class:`DecodedImageCache` instead of JPEGs.
 
 :class:`DecodedCacheMixin` gives every dataset of the package (through :class:`FewShotMixin`) the config keys
-``cache_decoded``, ``decoded_cache_dir`` and ``decoded_cache_workers``; :class:`DecodedCacheDataset` wraps any
-other MMEngine dataset. The pipeline is split by :func:`split_pipeline`: its deterministic head (loading + the
-model's resize / crop, as written in the config) fills the cache once; the rest (random flips, quarter turns,
-colour jitter, ``PackInputs``) runs per sample on the cached array, so a sample equals the JPEG path's sample
-for the same random draws.
+``cache_decoded``, ``decoded_cache_dir``, ``decoded_cache_workers`` and ``decoded_resize``;
+:class:`DecodedCacheDataset` wraps any other MMEngine dataset. The pipeline is split by
+:func:`split_pipeline`: its deterministic head (loading + any resize / crop written in the pipeline) fills the
+cache once, followed by the model's own resize (``decoded_resize``; the tools fill it from
+``model.data_preprocessor.resize``, see :func:`share_model_resize`) when nothing but packing follows the head
+(:func:`resize_to_cache`); the rest (random flips, quarter turns, colour jitter, ``PackInputs``) runs per
+sample on the cached array, so a sample equals the JPEG path's sample for the same random draws, and the data
+preprocessor's resize finds the image already at its size (a no-op).
 """
 import copy
 from typing import Optional, Union
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from mmmedfm.registry import DATASETS
-from .decoded_cache import DecodedImageCache, open_decoded_cache, split_pipeline
+from .decoded_cache import DecodedImageCache, open_decoded_cache, resize_to_cache, split_pipeline
 
 DEFAULT_CACHE_DIR = 'work_dirs/decoded_cache'
 
@@ -34,6 +38,33 @@ def _head_and_rest(pipeline_cfg, built):
     return head, list(built[len(head):])
 
 
+def _open(infos, pipeline_cfg, built, cache_dir, num_workers, resize):
+    """``(cache, transforms of the rest)`` for a dataset's infos and pipeline."""
+    head, rest = _head_and_rest(pipeline_cfg, built)
+    resize, why = resize_to_cache(rest, resize)
+    if why:
+        print_log(f'[decoded cache] {why}.', logger='current')
+    return open_decoded_cache(infos, head, cache_dir, num_workers=num_workers, resize=resize), rest
+
+
+def share_model_resize(cfg) -> None:
+    """Give the datasets of ``cfg``'s dataloaders the model's resize (``model.data_preprocessor.resize``) as
+    ``decoded_resize`` (``resize`` of a :class:`DecodedCacheDataset`), so a decoded-image cache stores images
+    at the model's input size. A value the config sets itself is kept; datasets without the key are skipped."""
+    resize = ((cfg.get('model') or {}).get('data_preprocessor') or {}).get('resize')
+    if not resize:
+        return
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = (cfg.get(field) or {}).get('dataset')
+        while isinstance(dataset, dict):
+            cls = DATASETS.get(dataset.get('type')) if isinstance(dataset.get('type'), str) else dataset.get('type')
+            if isinstance(cls, type) and issubclass(cls, DecodedCacheMixin):
+                dataset.setdefault('decoded_resize', copy.deepcopy(resize))
+            elif cls is DecodedCacheDataset:
+                dataset.setdefault('resize', copy.deepcopy(resize))
+            dataset = dataset.get('dataset')
+
+
 class DecodedCacheMixin:
     """Decoded-image cache keys for any ``BaseDataset`` subclass (first in the bases).
 
@@ -42,12 +73,14 @@ class DecodedCacheMixin:
             supports (``num_shots`` or ``num_wsis`` set) whose pipeline starts with ``LoadImageFromFile``.
         decoded_cache_dir (str): Parent folder of the caches. Defaults to ``work_dirs/decoded_cache``.
         decoded_cache_workers (int): Processes decoding on a cache miss. Defaults to 0.
+        decoded_resize (dict, optional): The model's resize (``model.data_preprocessor.resize``), stored in the
+            cache when only packing follows the pipeline head. Defaults to None (the tools fill it).
     """
 
     def __init__(self, *args, cache_decoded: Optional[bool] = None, decoded_cache_dir: str = DEFAULT_CACHE_DIR,
-                 decoded_cache_workers: int = 0, **kwargs):
+                 decoded_cache_workers: int = 0, decoded_resize: Optional[dict] = None, **kwargs):
         self.cache_decoded, self.decoded_cache_dir = cache_decoded, decoded_cache_dir
-        self.decoded_cache_workers = decoded_cache_workers
+        self.decoded_cache_workers, self.decoded_resize = decoded_cache_workers, decoded_resize
         self.decoded_cache: Optional[DecodedImageCache] = None
         self._pipeline_cfg = copy.deepcopy(list(kwargs.get('pipeline') or []))
         super().__init__(*args, **kwargs)
@@ -65,10 +98,10 @@ class DecodedCacheMixin:
         super().full_init()
         if self.decoded_cache is None and self._wants_decoded_cache():
             from mmcv.transforms import Compose
-            head, rest = _head_and_rest(self._pipeline_cfg, self.pipeline.transforms)
             infos = [self.get_data_info(i) for i in range(len(self))]
-            self.decoded_cache = open_decoded_cache(infos, head, self.decoded_cache_dir,
-                                                    num_workers=self.decoded_cache_workers)
+            self.decoded_cache, rest = _open(infos, self._pipeline_cfg, self.pipeline.transforms,
+                                             self.decoded_cache_dir, self.decoded_cache_workers,
+                                             self.decoded_resize)
             self.pipeline = Compose(rest)
 
     def prepare_data(self, idx: int):
@@ -91,19 +124,23 @@ class DecodedCacheDataset:
             ``LoadImageFromFile``.
         cache_dir (str): Parent folder of the caches. Defaults to ``work_dirs/decoded_cache``.
         num_workers (int): Processes decoding on a cache miss. Defaults to 0.
+        resize (dict, optional): The model's resize, as ``decoded_resize`` of :class:`DecodedCacheMixin`.
     """
 
-    def __init__(self, dataset: Union[dict, BaseDataset], cache_dir: str = DEFAULT_CACHE_DIR, num_workers: int = 0):
+    def __init__(self, dataset: Union[dict, BaseDataset], cache_dir: str = DEFAULT_CACHE_DIR, num_workers: int = 0,
+                 resize: Optional[dict] = None):
         from mmcv.transforms import Compose
         cfg = copy.deepcopy(dataset) if isinstance(dataset, dict) else {}
         if isinstance(dataset, dict):
-            self.dataset = DATASETS.build(dict(cfg, cache_decoded=False) if 'cache_decoded' in cfg else cfg)
+            cls = DATASETS.get(cfg['type']) if isinstance(cfg.get('type'), str) else cfg.get('type')
+            inner = isinstance(cls, type) and issubclass(cls, DecodedCacheMixin)  # the wrapper does the caching
+            self.dataset = DATASETS.build(dict(cfg, cache_decoded=False) if inner else cfg)
         else:
             self.dataset = dataset
         self.dataset.full_init()
-        head, rest = _head_and_rest(cfg.get('pipeline'), self.dataset.pipeline.transforms)
         infos = [self.dataset.get_data_info(i) for i in range(len(self.dataset))]
-        self.cache = open_decoded_cache(infos, head, cache_dir, num_workers=num_workers)
+        self.cache, rest = _open(infos, cfg.get('pipeline'), self.dataset.pipeline.transforms, cache_dir,
+                                 num_workers, resize)
         self.dataset.pipeline = Compose(rest)
 
     def __len__(self) -> int:

@@ -17,6 +17,27 @@ def resized_shape(height: int, width: int, size: int):
     return int(size * height / width), size
 
 
+def is_resized(height: int, width: int, size: int) -> bool:
+    """Whether :func:`resize_image` skips the interpolation of an ``height x width`` image (its shorter side is
+    already ``size``, e.g. read from a decoded-image cache): only the centre crop is left to do."""
+    return resized_shape(height, width, size) == (height, width)
+
+
+def center_crop(img: torch.Tensor, crop_size: Optional[int]) -> torch.Tensor:
+    """The ``crop_size`` square centre crop of ``(..., H, W)`` (torchvision's offsets; a view). None: ``img``.
+
+    Raises:
+        ValueError: ``crop_size`` exceeds the shorter side.
+    """
+    h, w = img.shape[-2:]
+    if crop_size is None or (h, w) == (crop_size, crop_size):
+        return img
+    if crop_size > min(h, w):
+        raise ValueError(f'crop_size {crop_size} exceeds the resized image {h}x{w}')
+    top, left = int(round((h - crop_size) / 2.)), int(round((w - crop_size) / 2.))
+    return img[..., top:top + crop_size, left:left + crop_size]
+
+
 def resize_image(img: torch.Tensor, size: int, crop_size: Optional[int] = None,
                  interpolation: str = 'bicubic') -> torch.Tensor:
     """Resize one ``(C, H, W)`` image with values in 0-255 (any dtype) and centre-crop it.
@@ -38,9 +59,4 @@ def resize_image(img: torch.Tensor, size: int, crop_size: Optional[int] = None,
     if (new_h, new_w) != (h, w):
         out = F.interpolate(out[None], size=(new_h, new_w), mode=interpolation, align_corners=False,
                             antialias=True)[0].clamp_(0, 255).round_()
-    if crop_size is not None and (new_h, new_w) != (crop_size, crop_size):
-        if crop_size > min(new_h, new_w):
-            raise ValueError(f'crop_size {crop_size} exceeds the resized image {new_h}x{new_w}')
-        top, left = int(round((new_h - crop_size) / 2.)), int(round((new_w - crop_size) / 2.))
-        out = out[:, top:top + crop_size, left:left + crop_size]
-    return out
+    return center_crop(out, crop_size)

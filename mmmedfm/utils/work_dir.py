@@ -15,7 +15,9 @@ EXPERIMENT_FILE = 'experiment.json'
 IGNORED_TOP_LEVEL = {'work_dir', 'resume', 'load_from', 'launcher', 'env_cfg', 'log_level', 'log_processor',
                      'visualizer', 'vis_backends', 'default_hooks', 'custom_hooks', 'custom_imports',
                      'default_scope', 'filename', 'text', 'pretty_text'}
-IGNORED_LEAVES = {'num_workers', 'persistent_workers', 'pin_memory', 'collate_fn', 'worker_init_fn'}
+IGNORED_LEAVES = {'num_workers', 'persistent_workers', 'pin_memory', 'collate_fn', 'worker_init_fn',
+                  # the decoded-image cache gives the JPEG path's numbers
+                  'cache_decoded', 'decoded_cache_dir', 'decoded_cache_workers', 'decoded_resize'}
 
 
 def _flatten(node, prefix='') -> Dict[str, str]:

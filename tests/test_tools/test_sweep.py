@@ -57,8 +57,9 @@ def test_sweep_runs_resumes_and_is_deterministic(sweep_tool, tmp_path):
     # Metrics against an independent computation from the stored confusion matrix.
     for r in rows:
         cm = torch.tensor(r['confusion_matrix'], dtype=torch.float64)
-        assert r['accuracy'] == pytest.approx(float(cm.trace() / cm.sum()))
-        assert r['balanced_accuracy'] == pytest.approx(float((cm.diag() / cm.sum(1)).mean()))
+        assert r['rates'] == 'percent'  # like the training logs
+        assert r['accuracy'] == pytest.approx(100 * float(cm.trace() / cm.sum()))
+        assert r['balanced_accuracy'] == pytest.approx(100 * float((cm.diag() / cm.sum(1)).mean()))
         assert cm.sum() == 60 and r['num_support'] == 4 * r['shots']
     cell = out / 'cells' / 'synthetic__LP__2shot__seed1'
     assert {p.name for p in cell.iterdir()} >= {'config.py', 'support.csv', 'env.json'}
@@ -121,7 +122,7 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
     cell = tmp_path / 'cell with space'
     backbone['cfg_options']['work_dir'] = str(tmp_path / 'a dir with spaces')
     row = tool.run_train_cell(method, backbone, 2, 3, str(cell), gpu=1)
-    assert row['balanced_accuracy'] == pytest.approx(0.625) and row['num_support'] == 8
+    assert row['balanced_accuracy'] == pytest.approx(62.5) and row['num_support'] == 8
     # The run trains from the cell's merged config: shots, seed and paths reach it verbatim (spaces kept).
     assert seen['cmd'][2] == str(cell / 'config.py') and '--cfg-options' not in seen['cmd']
     merged = tool.Config.fromfile(seen['cmd'][2])

@@ -178,11 +178,13 @@ def run_ours(model_dir, data_root, args, work_dir, full=False):
     hooks = Config.fromfile(base).to_dict().get('custom_hooks', [])  # keep the default hooks of our path
     augment = [dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
                dict(type='RandomRot90', prob=0.5)]
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(size, size)),
-                *(augment if args.cpu_augment else []), dict(type='PackInputs')]
-    model = dict(foundation_model=model_dir)
+    pipeline = [dict(type='LoadImageFromFile'), *(augment if args.cpu_augment else []), dict(type='PackInputs')]
+    # The model's own resize at its input size (PLIP's 224, CONCH's 448), as the model bases set it; the decoded
+    # cache stores it (the images are generated at that size, so it is the identity here).
+    model = dict(foundation_model=model_dir,
+                 data_preprocessor=dict(resize=dict(size=size, crop_size=size, interpolation='bicubic')))
     if not args.cpu_augment:  # the same draws' distributions, on the batch on the device
-        model['data_preprocessor'] = dict(augment=dict(flip_prob=(0.25, 0.25), rot90_prob=0.5))
+        model['data_preprocessor']['augment'] = dict(flip_prob=(0.25, 0.25), rot90_prob=0.5)
     if full:
         model['backbone'] = dict(peft=None)
     cache = dict(cache_decoded=not args.jpeg, decoded_cache_dir=osp.join(work_dir, 'decoded'),

@@ -25,7 +25,9 @@ WORK=${WORK:-/tmp/mmmedfm_gpu_bench}
 OUT=${OUT:-$WORK}
 mkdir -p "$WORK" "$OUT"
 NW=$(( $(nproc) > 16 ? 16 : $(nproc) ))
-if [ "${TINY:-0}" = 1 ]; then  # CPU dry run: same commands, toy shapes
+SCALE=1  # time limits below are sized for the GPU
+if [ "${TINY:-0}" = 1 ]; then  # CPU dry run: same commands, toy shapes, 10x the time limits (a loaded CPU)
+  SCALE=10
   PLIP="--hidden 32 --layers 1 --heads 2 --batch 8 --iters 2 --warmup 1"; CONCH="--image-size 64 --patch-size 16 \
 --hidden 32 --layers 1 --heads 2 --batch 4 --iters 2 --warmup 1"; EVAL="--hidden 32 --layers 1 --heads 2 --images 32 \
 --batch 16"; NW=0; AMP=""
@@ -36,7 +38,7 @@ fi
 step() {  # name, time limit (s), command...
   local name=$1 limit=$2 rc; shift 2
   echo "=== $name ($(date -u +%T))"
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1; rc=$?
+  timeout "$(( limit * SCALE ))" "$@" > "$OUT/$name.log" 2>&1; rc=$?
   grep -E '^(ViT|path|hf-peft|mmmedfm|ratio|peak|[0-9]+ test|decoded|jpeg|--amp)' "$OUT/$name.log"
   [ "$rc" = 0 ] || echo "($name: exit $rc$([ "$rc" = 124 ] && echo ', time limit'); see $OUT/$name.log)"
 }

@@ -24,13 +24,22 @@ def search_grid(scale: float, steps: int) -> Tuple[float, ...]:
 @torch.no_grad()
 def alpha_beta_scores(x_val: torch.Tensor, y_val: torch.Tensor, zs_logits: torch.Tensor, keys: torch.Tensor,
                       values: torch.Tensor, alphas: Sequence[float], betas: Sequence[float]) -> torch.Tensor:
-    """``(len(betas), len(alphas))`` balanced accuracies of every ``(beta, alpha)`` on ``(x_val, y_val)``."""
+    """``(len(betas), len(alphas))`` balanced accuracies of every ``(beta, alpha)`` on ``(x_val, y_val)``.
+
+    All alphas of a beta at once: the same float32 numbers as :func:`balanced_accuracy` per grid point (per-class
+    hit counts / class sizes, then the mean over the classes present), in one batched argmax instead of a Python
+    loop over the grid (the release's 200 x 20 grid over 4 folds took ~40 s a fit on one loaded core)."""
     affinity = x_val @ keys.t()
+    classes = y_val.unique()
+    onehot = (y_val[:, None] == classes[None]).float()  # (N, K) samples of each present class
+    sizes = onehot.sum(0)
+    alpha = torch.tensor(list(alphas), dtype=zs_logits.dtype)[:, None, None]
     scores = torch.zeros(len(betas), len(alphas))
     for i, b in enumerate(betas):
         cache = torch.exp(-b * (1 - affinity)) @ values
-        for j, a in enumerate(alphas):
-            scores[i, j] = balanced_accuracy(zs_logits + a * cache, y_val)
+        pred = (zs_logits[None] + alpha * cache[None]).argmax(-1)  # (A, N)
+        hits = (pred == y_val[None]).float() @ onehot  # (A, K) correct predictions per class
+        scores[i] = (hits / sizes).mean(-1)
     return scores
 
 

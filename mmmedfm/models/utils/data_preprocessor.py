@@ -6,7 +6,7 @@ import torch
 from mmpretrain.models.utils import ClsDataPreprocessor
 
 from mmmedfm.registry import MODELS
-from mmmedfm.utils.image_resize import resize_image
+from mmmedfm.utils.image_resize import center_crop, is_resized, resize_image
 from .hub import is_local, read_json_config
 from .open_clip_loader import open_clip_norm
 
@@ -60,7 +60,9 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
         resize (dict, optional): ``dict(size, crop_size=None, interpolation='bicubic')``: each image's shorter
             side to ``size`` (antialiased, like the model's reference processor), then a ``crop_size`` centre
             crop; see :func:`mmmedfm.utils.image_resize.resize_image`. None: images arrive at the input size.
-            Applied before ``augment``.
+            Applied before ``augment``. A batch whose shorter side is already ``size`` (read from a
+            decoded-image cache, which stores this resize) is only centre-cropped, a slice that keeps it uint8:
+            ``resize_image`` would not interpolate it either, so the numbers are the same.
         augment (dict, optional): A :class:`TensorAugment` config: per-sample flips / quarter turns / colour
             jitter of the training batch on the device (before normalisation), seeded by each sample's
             ``sample_idx`` and the training iteration. Defaults to None (augment in the dataset pipeline).
@@ -87,7 +89,11 @@ class VLMDataPreprocessor(ClsDataPreprocessor):
         self.augment = MODELS.build(dict(dict(type='TensorAugment'), **augment)) if augment is not None else None
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        if self.resize:
+        if self.resize and all(is_resized(*img.shape[-2:], self.resize['size']) for img in data['inputs']):
+            crop, inputs = self.resize.get('crop_size'), data['inputs']
+            data = dict(data, inputs=center_crop(inputs, crop) if isinstance(inputs, torch.Tensor) else
+                        [center_crop(img, crop) for img in inputs])
+        elif self.resize:
             inputs = self.cast_data(data['inputs'])
             data = dict(data, inputs=[resize_image(img, **self.resize) for img in inputs])
         if training and self.augment is not None:
