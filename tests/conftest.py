@@ -5,15 +5,15 @@ import sys
 
 import pytest
 
-from tests.helpers import NO_FIGURES
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
 if os.environ.get('PYTEST_XDIST_WORKER'):
     # pytest-xdist runs one worker per core (pytest.ini): one thread each, also for the tools they start.
     # Set before torch is imported (it reads them once).
     os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+
+from tests.helpers import NO_FIGURES  # noqa: E402 (imports torch)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 # Collection order = the order in which xdist hands tests out: start the long ones first, so that the two
 # workers do not end on one long test each other waits for. Stable within a rank (module order kept).
