@@ -13,6 +13,12 @@ hyper-parameters edited) runs again and its new row supersedes the old one. Each
 ``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}`` (a training cell trains from that very
 ``config.py``, so paths are kept verbatim). ``results.csv`` (latest row per cell) is rewritten at the end, and a
 summary and the report command are printed. One sweep at a time per ``out_dir`` (a lock file refuses a second).
+
+Augmented views (Tip-Adapter's cache keys averaged over augmented views, CLAP's augmented support): a sweep
+config ``views = dict(num=10, pipeline=[...], seed=0)`` (``pipeline`` defaults to the backbone config's train
+pipeline) extracts ``num`` seeded augmented views of the pool once per backbone through the feature cache; a
+method with ``use_views=True`` gets its support rows of every view in ``fit(views=...)`` (the views enter its
+settings hash).
 """
 import argparse
 import fcntl
@@ -104,9 +110,11 @@ def cell_id(backbone: str, method: str, shots: int, seed: int) -> str:
     return f'{safe}__{shots}shot__seed{seed}'
 
 
-def settings_hash(backbone: dict, method: dict, dataset=None) -> str:
-    """Short hash of everything that defines a cell's result except shots and seed (backbone + method config)."""
-    text = json.dumps(dict(backbone=backbone, method=method, dataset=dataset), sort_keys=True, default=str)
+def settings_hash(backbone: dict, method: dict, dataset=None, views=None) -> str:
+    """Short hash of everything that defines a cell's result except shots and seed (backbone + method config,
+    and the sweep's ``views`` for a method that uses them)."""
+    settings = dict(backbone=backbone, method=method, dataset=dataset, **({'views': views} if views else {}))
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -202,11 +210,27 @@ def prompt_class_names(cfg: Config, classes: list) -> list:
     return [list(descriptions.get(c) or [c])[0] for c in classes]
 
 
-class AdapterCells:
-    """Runs adapter cells of one backbone on its cached features (text towers built once and shared)."""
+def method_views(sweep: Config, method: dict):
+    """The sweep's ``views`` config if ``method`` sets ``use_views`` (else ``None``); checked."""
+    if not method.get('use_views'):
+        return None
+    views = sweep.get('views')
+    if not views or int(views.get('num', 0)) < 1:
+        raise KeyError(f"Method {method.get('name')!r} sets `use_views` but the sweep config has no `views` "
+                       '(e.g. `views = dict(num=10, pipeline=[...])`).')
+    return views
 
-    def __init__(self, backbone: dict, cache_dir: str):
-        self.backbone = backbone
+
+class AdapterCells:
+    """Runs adapter cells of one backbone on its cached features (text towers built once and shared).
+
+    ``views``: the sweep's ``dict(num, pipeline=None, seed=0)``: ``num`` augmented views of the whole pool,
+    extracted once per backbone through the feature cache (:func:`mmmedfm.apis.features.extract_views`;
+    ``pipeline`` defaults to the backbone config's train pipeline); a cell whose method sets ``use_views``
+    passes its support rows of every view to ``fit(views=...)``."""
+
+    def __init__(self, backbone: dict, cache_dir: str, views: dict = None):
+        self.backbone, self.cache_dir, self.views_cfg, self._views = backbone, cache_dir, views, None
         self.pool, self.test, zs, self.scale, self.cfg = load_features(backbone, cache_dir)
         self.zs = torch.as_tensor(zs).float()
         self.class_words = prompt_class_names(self.cfg, list(self.pool.classes))
@@ -220,6 +244,17 @@ class AdapterCells:
             from mmmedfm.apis.features import class_text_anchors
             self._anchors = class_text_anchors(self.cfg) if self.cfg.get('model', {}).get('head') else None
         return self._anchors
+
+    @property
+    def pool_views(self) -> torch.Tensor:
+        """``(V, N_pool, D)`` augmented views of the pool (extracted or read from the cache on first use)."""
+        if self._views is None:
+            from mmmedfm.apis.features import extract_views
+            views = self.views_cfg
+            pipeline = views.get('pipeline') or backbone_config(self.backbone).train_dataloader.dataset.pipeline
+            self._views = extract_views(self.cfg, 'train', pipeline, int(views['num']), int(views.get('seed', 0)),
+                                        self.cache_dir)
+        return self._views
 
     def build(self, method: dict, seed: int):
         from mmmedfm.registry import MODELS
@@ -238,8 +273,9 @@ class AdapterCells:
         start = time.perf_counter()
         adapter, adapter_cfg = self.build(method, seed)
         support = (pool.features[idx], pool.labels[idx])
-        anchors = self.anchors if method['adapter'].get('type') in ('CLAP', 'ZSLinearProbe') else None
-        adapter.fit(support, self.zs, self.scale, class_names=self.class_words, text_anchors=anchors)
+        anchors = self.anchors if method['adapter'].get('type') in ('CLAP', 'ZSLinearProbe', 'CLIPAdapter') else None
+        views = self.pool_views[:, idx] if method.get('use_views') else None
+        adapter.fit(support, self.zs, self.scale, class_names=self.class_words, text_anchors=anchors, views=views)
         probs = adapter.predict_proba(self.test.features).numpy()
         wall = time.perf_counter() - start
         row = compute_metrics(self.test.labels.numpy(), probs, len(classes))
@@ -316,7 +352,7 @@ def plan_cells(sweep: Config, done: dict) -> tuple:
         for method in sweep.methods:
             if ('adapter' in method) == ('train_config' in method):
                 raise KeyError(f"Method {method.get('name')!r}: give exactly one of `adapter` or `train_config`.")
-            settings = settings_hash(backbone, method, sweep.get('dataset'))
+            settings = settings_hash(backbone, method, sweep.get('dataset'), method_views(sweep, method))
             for shots in sweep.shots:
                 for seed in sweep.seeds:
                     cid = cell_id(backbone['name'], method['name'], shots, seed)
@@ -391,7 +427,7 @@ def run_cells(sweep: Config, args, out_dir: str, results: str) -> None:
     for backbone in sweep.backbones:
         mine = [j for j in adapter_jobs if j[0] is backbone]
         if mine:
-            runner = AdapterCells(backbone, cache_dir)
+            runner = AdapterCells(backbone, cache_dir, sweep.get('views'))
             for job in mine:
                 record(*job, runner.run(job[1], job[2], job[3], osp.join(out_dir, 'cells', job[4])))
     train_jobs = [j for j in jobs if 'train_config' in j[1]]
