@@ -113,6 +113,7 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
             f.write(json.dumps({'balanced_accuracy': 62.5, 'step': 2}) + '\n')
         return type('P', (), {'returncode': 0})()
 
+    tool.env_info()  # cached now: platform.platform() runs a real subprocess, the fake below is for training
     monkeypatch.setattr(tool.subprocess, 'run', fake_run)
     backbone = dict(name='demo', config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py',
                     cfg_options={'train_dataloader.dataset.data_root': sicapv2_root})
