@@ -1,19 +1,37 @@
 import gc
+import os
 import os.path as osp
 import sys
 
 import pytest
 
-from tests.helpers import NO_FIGURES
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # pytest-xdist runs one worker per core (pytest.ini): one thread each, also for the tools they start.
+    # Set before torch is imported (it reads them once).
+    os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+
+from tests.helpers import NO_FIGURES  # noqa: E402 (imports torch)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+# Collection order = the order in which xdist hands tests out: start the long ones first, so that the two
+# workers do not end on one long test each other waits for. Stable within a rank (module order kept).
+_RANK = {'dist': 0, 'slow': 1, 'e2e': 2}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: min((_RANK[m.name] for m in item.iter_markers() if m.name in _RANK), default=3))
 
 
 @pytest.fixture(scope='session', autouse=True)
 def _registered():
     from mmmedfm.utils import register_all_modules
     register_all_modules()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        import torch
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -50,6 +68,24 @@ def _frozen_heap(_registered):
     gc.collect()
     gc.freeze()
     yield
+
+
+@pytest.fixture(scope='session')
+def demo_assets():
+    """README command 1's assets in ``data/demo`` (built on first use, then reused). An exclusive file lock keeps
+    two xdist workers (or a tool they start) from building them at the same time."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    from mmmedfm.utils.demo_assets import make_demo_assets
+    lock = osp.join(tempfile.gettempdir(), f'mmmedfm-demo-{hashlib.md5(ROOT.encode()).hexdigest()[:8]}.lock')
+    with open(lock, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            return make_demo_assets(osp.join(ROOT, 'data', 'demo'))
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope='session')

@@ -2,20 +2,4 @@
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]   (multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT)
 # The global batch is train_dataloader.batch_size x GPUS (x NNODES): train.py logs it and how to keep the
 # single-GPU recipe (--cfg-options train_dataloader.batch_size=B/GPUS, or --auto-scale-lr to scale the lr).
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+exec bash "$(dirname "$0")/dist_run.sh" train.py "$2" "$1" --launcher pytorch "${@:3}"

@@ -17,37 +17,27 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmmedfm.apis import predict  # noqa: E402
 from mmmedfm.evaluation import read_temperature  # noqa: E402
-from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
+from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Predict class probabilities for images')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the zero-shot model")
+    add_model_args(parser)
     parser.add_argument('input', help='image, folder, or CSV/XLSX list of images')
     parser.add_argument('--out', required=True, help='output CSV file')
-    parser.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device', help='e.g. cuda:0 or cpu (default: cuda if available)')
     parser.add_argument('--path-column', help='image path column of a CSV/XLSX input')
     parser.add_argument('--slide-column', help='slide id column of a CSV/XLSX input')
     parser.add_argument('--img-root', help='folder that CSV/XLSX paths are relative to (default: its folder)')
     parser.add_argument('--temperature', help='temperature scaling: a number or the JSON written by '
                         'tools/analysis/calibrate.py --out')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'Config file not found: {args.config}')
+    checkpoint = model_checkpoint(args.config, args.checkpoint)
     if osp.exists(args.out) and not args.overwrite:
         raise FileExistsError(f'{args.out} exists; pass --overwrite to replace it.')
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     df = predict(args.config, checkpoint, args.input, batch_size=args.batch_size, device=args.device,
                  cfg_options=args.cfg_options, path_column=args.path_column, slide_column=args.slide_column,
                  img_root=args.img_root, num_workers=args.num_workers,

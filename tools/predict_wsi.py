@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
+from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
 
 def _threshold(value):
@@ -27,11 +27,9 @@ def _threshold(value):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Predict whole slides: tile CSVs, heatmaps, slide predictions')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the zero-shot model")
+    add_model_args(parser, overwrite_help='redo slides that are already done')
     parser.add_argument('input', help='slide file, or folder of slides (searched recursively)')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--overwrite', action='store_true', help='redo slides that are already done')
     parser.add_argument('--mpp', type=float, default=1.0,
                         help='tile resolution in microns per pixel (default 1.0, ~10x; match the training '
                         'patches: SICAPv2 10x, PatchGastric 20x = 0.5)')
@@ -47,10 +45,6 @@ def parse_args(argv=None):
     parser.add_argument('--aggregate', choices=['mean', 'vote'],
                         help="slide aggregation (default: the config's WSIMetric setting, else mean)")
     parser.add_argument('--cmap', default='jet', help='matplotlib colormap of the heatmaps')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device', help='e.g. cuda:0 or cpu (default: cuda if available)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher (slides are split across ranks)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -73,11 +67,7 @@ def main(argv=None):
     from mmengine.dist import all_gather_object, barrier
 
     from mmmedfm.apis import SlideError, init_model, list_slides, predict_slides, write_summary
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'Config file not found: {args.config}')
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
+    checkpoint = model_checkpoint(args.config, args.checkpoint)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     rank, world, device = _setup_dist(args.launcher)

@@ -13,6 +13,12 @@ hyper-parameters edited) runs again and its new row supersedes the old one. Each
 ``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}`` (a training cell trains from that very
 ``config.py``, so paths are kept verbatim). ``results.csv`` (latest row per cell) is rewritten at the end, and a
 summary and the report command are printed. One sweep at a time per ``out_dir`` (a lock file refuses a second).
+
+Augmented views (Tip-Adapter's cache keys averaged over augmented views, CLAP's augmented support): a sweep
+config ``views = dict(num=10, pipeline=[...], seed=0)`` (``pipeline`` defaults to the backbone config's train
+pipeline) extracts ``num`` seeded augmented views of the pool once per backbone through the feature cache; a
+method with ``use_views=True`` gets its support rows of every view in ``fit(views=...)`` (the views enter its
+settings hash).
 """
 import argparse
 import fcntl
@@ -78,9 +84,10 @@ def load_features(backbone: dict, cache_dir: str):
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> dict:
-    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` plus the confusion matrix."""
-    from mmmedfm.evaluation.functional import classification_metrics, confusion
-    metrics = {k: float(v) for k, v in classification_metrics(y_true, probs, num_classes=num_classes).items()}
+    """Every metric of :func:`mmmedfm.evaluation.classification_metrics` (rates in %, as the training logs)
+    plus the confusion matrix."""
+    from mmmedfm.evaluation.functional import as_percent, classification_metrics, confusion
+    metrics = as_percent({k: float(v) for k, v in classification_metrics(y_true, probs, num_classes).items()})
     metrics['confusion_matrix'] = confusion(y_true, probs.argmax(1), num_classes).tolist()
     return metrics
 
@@ -103,14 +110,17 @@ def cell_id(backbone: str, method: str, shots: int, seed: int) -> str:
     return f'{safe}__{shots}shot__seed{seed}'
 
 
-def settings_hash(backbone: dict, method: dict, dataset=None) -> str:
-    """Short hash of everything that defines a cell's result except shots and seed (backbone + method config)."""
-    text = json.dumps(dict(backbone=backbone, method=method, dataset=dataset), sort_keys=True, default=str)
+def settings_hash(backbone: dict, method: dict, dataset=None, views=None) -> str:
+    """Short hash of everything that defines a cell's result except shots and seed (backbone + method config,
+    and the sweep's ``views`` for a method that uses them)."""
+    settings = dict(backbone=backbone, method=method, dataset=dataset, **({'views': views} if views else {}))
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def read_rows(results: str) -> list:
-    """Rows of the results JSONL; a truncated line left by a killed run is skipped."""
+    """Rows of the results JSONL, rates in % (rows of older versions converted); a truncated line left by a
+    killed run is skipped."""
     rows = []
     if osp.isfile(results):
         with open(results) as f:
@@ -121,7 +131,8 @@ def read_rows(results: str) -> list:
                     continue
                 if isinstance(row, dict) and 'cell_id' in row:
                     rows.append(row)
-    return rows
+    from mmmedfm.evaluation.functional import rows_in_percent
+    return rows_in_percent(rows)
 
 
 def latest_rows(rows: list) -> list:
@@ -199,11 +210,27 @@ def prompt_class_names(cfg: Config, classes: list) -> list:
     return [list(descriptions.get(c) or [c])[0] for c in classes]
 
 
-class AdapterCells:
-    """Runs adapter cells of one backbone on its cached features (text towers built once and shared)."""
+def method_views(sweep: Config, method: dict):
+    """The sweep's ``views`` config if ``method`` sets ``use_views`` (else ``None``); checked."""
+    if not method.get('use_views'):
+        return None
+    views = sweep.get('views')
+    if not views or int(views.get('num', 0)) < 1:
+        raise KeyError(f"Method {method.get('name')!r} sets `use_views` but the sweep config has no `views` "
+                       '(e.g. `views = dict(num=10, pipeline=[...])`).')
+    return views
 
-    def __init__(self, backbone: dict, cache_dir: str):
-        self.backbone = backbone
+
+class AdapterCells:
+    """Runs adapter cells of one backbone on its cached features (text towers built once and shared).
+
+    ``views``: the sweep's ``dict(num, pipeline=None, seed=0)``: ``num`` augmented views of the whole pool,
+    extracted once per backbone through the feature cache (:func:`mmmedfm.apis.features.extract_views`;
+    ``pipeline`` defaults to the backbone config's train pipeline); a cell whose method sets ``use_views``
+    passes its support rows of every view to ``fit(views=...)``."""
+
+    def __init__(self, backbone: dict, cache_dir: str, views: dict = None):
+        self.backbone, self.cache_dir, self.views_cfg, self._views = backbone, cache_dir, views, None
         self.pool, self.test, zs, self.scale, self.cfg = load_features(backbone, cache_dir)
         self.zs = torch.as_tensor(zs).float()
         self.class_words = prompt_class_names(self.cfg, list(self.pool.classes))
@@ -217,6 +244,17 @@ class AdapterCells:
             from mmmedfm.apis.features import class_text_anchors
             self._anchors = class_text_anchors(self.cfg) if self.cfg.get('model', {}).get('head') else None
         return self._anchors
+
+    @property
+    def pool_views(self) -> torch.Tensor:
+        """``(V, N_pool, D)`` augmented views of the pool (extracted or read from the cache on first use)."""
+        if self._views is None:
+            from mmmedfm.apis.features import extract_views
+            views = self.views_cfg
+            pipeline = views.get('pipeline') or backbone_config(self.backbone).train_dataloader.dataset.pipeline
+            self._views = extract_views(self.cfg, 'train', pipeline, int(views['num']), int(views.get('seed', 0)),
+                                        self.cache_dir)
+        return self._views
 
     def build(self, method: dict, seed: int):
         from mmmedfm.registry import MODELS
@@ -235,8 +273,9 @@ class AdapterCells:
         start = time.perf_counter()
         adapter, adapter_cfg = self.build(method, seed)
         support = (pool.features[idx], pool.labels[idx])
-        anchors = self.anchors if method['adapter'].get('type') in ('CLAP', 'ZSLinearProbe') else None
-        adapter.fit(support, self.zs, self.scale, class_names=self.class_words, text_anchors=anchors)
+        anchors = self.anchors if method['adapter'].get('type') in ('CLAP', 'ZSLinearProbe', 'CLIPAdapter') else None
+        views = self.pool_views[:, idx] if method.get('use_views') else None
+        adapter.fit(support, self.zs, self.scale, class_names=self.class_words, text_anchors=anchors, views=views)
         probs = adapter.predict_proba(self.test.features).numpy()
         wall = time.perf_counter() - start
         row = compute_metrics(self.test.labels.numpy(), probs, len(classes))
@@ -300,8 +339,7 @@ def run_train_cell(method: dict, backbone: dict, shots: int, seed: int, cell_dir
     if proc.returncode:
         raise RuntimeError(f'Training cell {osp.basename(cell_dir)} failed (exit {proc.returncode}); '
                            f'see {cell_dir}/train.log')
-    metrics = {k: (v / 100 if k in ('accuracy', 'balanced_accuracy') and v > 1 else v)
-               for k, v in last_val_metrics(work_dir).items()}
+    metrics = last_val_metrics(work_dir)  # rates logged in % already
     return dict(metrics, wall_time_s=time.perf_counter() - start, num_support=len(support_rows),
                 classes=[str(c) for c in dataset.metainfo.get('classes', [])])
 
@@ -314,7 +352,7 @@ def plan_cells(sweep: Config, done: dict) -> tuple:
         for method in sweep.methods:
             if ('adapter' in method) == ('train_config' in method):
                 raise KeyError(f"Method {method.get('name')!r}: give exactly one of `adapter` or `train_config`.")
-            settings = settings_hash(backbone, method, sweep.get('dataset'))
+            settings = settings_hash(backbone, method, sweep.get('dataset'), method_views(sweep, method))
             for shots in sweep.shots:
                 for seed in sweep.seeds:
                     cid = cell_id(backbone['name'], method['name'], shots, seed)
@@ -336,7 +374,7 @@ def summary(results: str, metric: str = 'balanced_accuracy') -> str:
     df = pd.DataFrame(rows)
     if metric not in df:
         return f'no {metric} in the results'
-    g = df.groupby(['backbone', 'method', 'shots'])[metric].agg(['mean', 'std', 'count']) * [100, 100, 1]
+    g = df.groupby(['backbone', 'method', 'shots'])[metric].agg(['mean', 'std', 'count'])
     table = g.apply(lambda r: f"{r['mean']:.1f} +- {0 if pd.isna(r['std']) else r['std']:.1f} (n={int(r['count'])})",
                     axis=1).unstack('shots')
     return f'{metric} (%), mean +- std over seeds:\n{table.to_string()}'
@@ -377,7 +415,8 @@ def run_cells(sweep: Config, args, out_dir: str, results: str) -> None:
     def record(backbone, method, shots, seed, cid, settings, metrics):
         dataset = sweep.get('dataset') or backbone_config(backbone).train_dataloader.dataset.type
         row = dict(cell_id=cid, method=method['name'], backbone=backbone['name'], dataset=dataset, shots=shots,
-                   seed=seed, kind='adapter' if 'adapter' in method else 'train', settings=settings, **metrics)
+                   seed=seed, kind='adapter' if 'adapter' in method else 'train', settings=settings, rates='percent',
+                   **metrics)
         with lock:
             with open(results, 'a') as f:
                 f.write(json.dumps(row) + '\n')
@@ -388,7 +427,7 @@ def run_cells(sweep: Config, args, out_dir: str, results: str) -> None:
     for backbone in sweep.backbones:
         mine = [j for j in adapter_jobs if j[0] is backbone]
         if mine:
-            runner = AdapterCells(backbone, cache_dir)
+            runner = AdapterCells(backbone, cache_dir, sweep.get('views'))
             for job in mine:
                 record(*job, runner.run(job[1], job[2], job[3], osp.join(out_dir, 'cells', job[4])))
     train_jobs = [j for j in jobs if 'train_config' in j[1]]

@@ -2,6 +2,6 @@
 _base_ = ['../cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py', './_base_/clip-b16_patchgastric.py']
 
 model = _base_.demo_cite_model
-train_dataloader = _base_.demo_train_dataloader
-val_dataloader = test_dataloader = _base_.demo_val_dataloader
-param_scheduler, train_cfg, default_hooks = _base_.demo_schedule
+data_root = _base_.demo_data_root
+train_dataloader, val_dataloader, test_dataloader = _base_.demo_dataloaders
+max_iters, param_scheduler, train_cfg, default_hooks = _base_.demo_schedule

@@ -2,4 +2,5 @@
 _base_ = ['../peft/lnaffine-zslp_clip-b16_16shot-20e_sicapv2.py', './_base_/clip-b16_sicapv2.py']
 
 model = _base_.demo_model
+data_root = _base_.demo_data_root
 train_dataloader = val_dataloader = test_dataloader = _base_.demo_data

@@ -10,7 +10,6 @@ import torch
 from tqdm import tqdm
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import init_default_scope
 
 from mmmedfm.cache import unimodal_settings
 from mmmedfm.utils.cli import as_config
@@ -78,17 +77,13 @@ def evaluate_adaptor(cfg: Union[Config, str], checkpoint: Optional[str] = None, 
         dict: ``retrieval`` (:func:`~mmmedfm.evaluation.retrieval.retrieval_metrics`), ``zero_shot``
         (:func:`classification_metrics`), ``few_shot`` ``{(features, shots): mean metrics over seeds}``.
     """
-    from mmengine.runner import load_checkpoint
     from mmmedfm.evaluation.functional import classification_metrics
     from mmmedfm.evaluation.retrieval import retrieval_metrics
     from mmmedfm.models.utils.zero_shot import build_class_prompts
-    from mmmedfm.registry import DATASETS, MODELS
+    from mmmedfm.registry import DATASETS
+    from .inference import init_model
     cfg = as_config(cfg)
-    init_default_scope(cfg.get('default_scope', 'mmmedfm'))
-    model = MODELS.build(Config(cfg.model).to_dict())
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    model.eval()
+    model = init_model(cfg, checkpoint, device='cpu')  # the checked loader of tools/test.py; cached tensors are on CPU
     print_log('[eval_adaptor] 1/3 retrieval: embedding the cached train/test pairs', logger='current')
     train = DATASETS.build(Config(cfg.train_dataloader['dataset']).to_dict())
     test = DATASETS.build(Config(cfg.test_dataloader['dataset']).to_dict())

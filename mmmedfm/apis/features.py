@@ -5,11 +5,14 @@ Black-box adapters and sweeps read these instead of re-encoding images. The cach
 pretrained id/path), a fingerprint of the weight files, the preprocessor, the test pipeline and the sorted
 (file, label) list of the split.
 """
+import contextlib
 import inspect
 import os.path as osp
+import random
 import time
 from typing import Optional, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -27,7 +30,7 @@ SPLITS = ('train', 'val', 'test')
 DEFAULT_TEXT_CACHE = 'work_dirs/text_embedding_cache'
 
 
-def _build_dataset(cfg: Config, split: str):
+def _build_dataset(cfg: Config, split: str, pipeline: Optional[list] = None):
     from mmmedfm.registry import DATASETS
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
@@ -35,8 +38,9 @@ def _build_dataset(cfg: Config, split: str):
     if key not in cfg or cfg[key] is None:
         raise KeyError(f'The config has no `{key}`; cannot extract the {split!r} split.')
     ds_cfg = Config(cfg[key]['dataset']).to_dict()
-    # Frozen features are deterministic: every split goes through the test pipeline.
-    ds_cfg['pipeline'] = Config(cfg.test_dataloader['dataset']).to_dict()['pipeline']
+    # Frozen features are deterministic: every split goes through the test pipeline (augmented views: theirs).
+    ds_cfg['pipeline'] = Config(dict(pipeline=pipeline)).to_dict()['pipeline'] if pipeline is not None else \
+        Config(cfg.test_dataloader['dataset']).to_dict()['pipeline']
     return DATASETS.build(ds_cfg), ds_cfg['pipeline']
 
 
@@ -53,7 +57,8 @@ def _part_keys(cfg: Config) -> dict:
 
 
 def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work_dirs/feature_cache',
-                     batch_size: int = 64, device: Optional[str] = None, progress: bool = True) -> FeatureSet:
+                     batch_size: int = 64, device: Optional[str] = None, progress: bool = True,
+                     view: Optional[dict] = None) -> FeatureSet:
     """Frozen, L2-normalised image embeddings of ``split`` (``train``/``val``/``test``), from cache if present.
 
     The backbone is built from ``cfg.model`` (``foundation_model`` filled in, ``peft`` dropped) and run in
@@ -68,25 +73,29 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
         batch_size: Images per forward pass. Defaults to 64.
         device: ``'cuda'``/``'cpu'``...; ``None``: MMEngine's device (this rank's GPU when available).
         progress: Show a progress bar.
+        view: One augmented view instead of the test pipeline: ``dict(pipeline=[...], seed=int)``; the
+            pipeline runs in this process with the python/numpy/torch RNGs seeded with ``seed`` (restored
+            afterwards), so a view is reproducible and cached under its own key.
 
     Returns:
         FeatureSet: in dataset order.
     """
     cfg = as_config(cfg)
     init_default_scope(cfg.get('default_scope', 'mmmedfm'))
-    dataset, pipeline = _build_dataset(cfg, split)
+    dataset, pipeline = _build_dataset(cfg, split, view['pipeline'] if view else None)
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     image_ids = [str(info['img_path']) for info in infos]
     labels = [int(info.get('gt_label', -1)) for info in infos]
     backbone_cfg, pre_cfg = _model_parts(cfg)
-    key = image_cache_key(backbone_cfg, pre_cfg, pipeline, zip(image_ids, labels))
+    key = image_cache_key(backbone_cfg, pre_cfg, pipeline + ([dict(view_seed=view['seed'])] if view else []),
+                          zip(image_ids, labels))
     folder = osp.join(cache_dir, f'{split}_{key}')
     hit, start = is_complete(folder), time.perf_counter()
     meta = dict(image_ids=image_ids, labels=labels, wsi_ids=[str(info.get('wsi_id', '') or '') for info in infos],
                 classes=[str(c) for c in dataset.metainfo.get('classes', ())],
                 meta=dict(key=key, split=split, backbone=backbone_cfg))
-    num_workers = int(cfg[f'{split}_dataloader'].get('num_workers', 0))
-    with weight_keys(_part_keys(cfg)):
+    num_workers = 0 if view else int(cfg[f'{split}_dataloader'].get('num_workers', 0))
+    with weight_keys(_part_keys(cfg)), _seeded(view['seed'] if view else None):
         encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size,
                       num_workers=num_workers, device=device, progress=progress, desc=f'extract {split}')
     if not hit:
@@ -95,6 +104,34 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
                   f'({len(image_ids) / max(seconds, 1e-9):.1f} img/s) -> {folder}', logger='current')
     cached = FeatureSet.load(folder)
     return cached if cached.image_ids == image_ids else cached.reordered(image_ids)
+
+
+@contextlib.contextmanager
+def _seeded(seed: Optional[int]):
+    """Seed python's, numpy's and torch's RNGs for the block (nothing when ``None``); restore them after."""
+    if seed is None:
+        yield
+        return
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def extract_views(cfg: Union[Config, str], split: str, pipeline: list, num_views: int, seed: int = 0,
+                  cache_dir: str = 'work_dirs/feature_cache', **kwargs) -> torch.Tensor:
+    """``(num_views, N, D)`` L2-normalised embeddings of ``num_views`` augmented views of ``split`` (dataset
+    order), each through ``pipeline`` (an augmenting transform list) seeded with ``seed * 1000 + v`` and cached
+    like :func:`extract_features` (Tip-Adapter's ``augment_epoch`` cache keys, CLAP's augmented support)."""
+    return torch.stack([extract_features(cfg, split, cache_dir, view=dict(pipeline=list(pipeline),
+                                                                          seed=seed * 1000 + v), **kwargs).features
+                        for v in range(num_views)])
 
 
 def zero_shot_classifier(cfg: Union[Config, str]) -> Tuple[torch.Tensor, float]:

@@ -194,7 +194,11 @@ class _ListDataset(torch.utils.data.Dataset):
 def infer_logits(model: nn.Module, dataset, batch_size: int = 32, num_workers: int = 0,
                  progress: bool = True, desc: str = 'predict') -> Tuple[np.ndarray, List[dict]]:
     """``(N, C)`` logits of every item of a dataset whose items are packed ``{'inputs', 'data_samples'}``
-    (an mmmedfm dataset or the internal list dataset), and each item's metainfo, in dataset order."""
+    (an mmmedfm dataset or the internal list dataset), and each item's metainfo, in dataset order.
+
+    Kept beside MMPretrain's ``ImageClassificationInferencer`` (which gives the same probabilities, see
+    ``tests/test_tools/test_predict_tools.py``) for what it lacks: DataLoader workers, any dataset's own
+    pipeline and metainfo (slide ids), and the raw logits that temperature scaling and calibration need."""
     from tqdm import tqdm
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                                          collate_fn=pseudo_collate)

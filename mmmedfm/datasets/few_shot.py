@@ -122,8 +122,9 @@ def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, se
         seed: Seed. Defaults to 0 (CITE's).
         mode: ``'cite'`` (default) reproduces CITE's ``tools/ann.py``: per-class id lists in file order, one
             RNG seeded once, then for each class in label order ``sample(ids, int(eval_ratio * n))`` held out.
-            ``'per_class'``: one RNG per class (seeded ``'{seed}-{label}'``) shuffles the sorted ids and
-            ``round(eval_ratio * n)`` are held out; independent of file order and of the other classes.
+            ``'per_class'``: scikit-learn's stratified split (``train_test_split(stratify=labels,
+            random_state=seed)``) of the sorted ids: per-class counts proportional to ``eval_ratio``, independent
+            of file order; every class needs at least 2 slides.
 
     Returns:
         ``{wsi_id: 'train' | 'test'}``.
@@ -132,20 +133,34 @@ def split_wsis_per_class(wsi_labels: Dict[str, int], eval_ratio: float = 0.8, se
         raise ValueError(f'eval_ratio must be in [0, 1], got {eval_ratio}')
     if mode not in SPLIT_MODES:
         raise ValueError(f'split mode must be one of {SPLIT_MODES}, got {mode!r}')
-    by_class: Dict[int, List[str]] = defaultdict(list)
-    for wsi in (wsi_labels if mode == 'cite' else sorted(wsi_labels)):
-        by_class[wsi_labels[wsi]].append(wsi)
     split = dict.fromkeys(wsi_labels, 'train')
+    if mode == 'per_class':
+        split.update(dict.fromkeys(_stratified_held_out(wsi_labels, eval_ratio, seed), 'test'))
+        return split
+    # CITE's tools/ann.py, step for step (one RNG, classes in label order, floor): written out because the
+    # official slides are reproduced bit for bit only by this exact sequence of draws.
+    by_class: Dict[int, List[str]] = defaultdict(list)
+    for wsi in wsi_labels:
+        by_class[wsi_labels[wsi]].append(wsi)
     rng = random.Random(seed)
     for label in sorted(by_class):
-        wsis = by_class[label]
-        if mode == 'cite':
-            held_out = rng.sample(wsis, int(len(wsis) * eval_ratio))
-        else:
-            random.Random(f'{seed}-{label}').shuffle(wsis)
-            held_out = wsis[:int(round(eval_ratio * len(wsis)))]
-        split.update(dict.fromkeys(held_out, 'test'))
+        split.update(dict.fromkeys(rng.sample(by_class[label], int(len(by_class[label]) * eval_ratio)), 'test'))
     return split
+
+
+def _stratified_held_out(wsi_labels: Dict[str, int], eval_ratio: float, seed: int) -> List[str]:
+    """The held-out slides of sklearn's stratified split of the sorted ids (all or none at ratio 1 or 0)."""
+    from sklearn.model_selection import train_test_split
+    ids = sorted(wsi_labels)
+    if eval_ratio in (0., 1.) or not ids:
+        return ids if eval_ratio == 1. else []
+    try:
+        return train_test_split(ids, test_size=eval_ratio, stratify=[wsi_labels[w] for w in ids],
+                                random_state=seed)[1]
+    except ValueError as e:  # e.g. a class with a single slide
+        counts = dict(sorted(Counter(wsi_labels.values()).items()))
+        raise ValueError(f"split mode 'per_class' cannot hold out {eval_ratio:.0%} of each class's slides "
+                         f'(slides per class: {counts}): {e}') from None
 
 
 def check_count(value, key: str, owner: str, allow_none: bool = True) -> None:

@@ -39,6 +39,8 @@ def sample_seed(seed: int, epoch: int, index: int, draw: int = 0) -> int:
 def seeded_rng(seed: int):
     """Seed python ``random``, numpy's global generator and torch's CPU generator with ``seed`` inside the
     block; restore their previous states after it (the caller's random streams are untouched)."""
+    # Not MMEngine's set_random_seed: that one also reseeds CUDA and keeps the new state; this block is scoped
+    # and restores the caller's streams.
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         random.seed(seed)

@@ -1,7 +1,7 @@
 """Clinical classification metrics as small pure functions on numpy arrays.
 
-All rates are fractions in ``[0, 1]`` here (the registered metrics scale count-based rates to percent for the
-logs, as mmpretrain's ``Accuracy`` does). Formulas are scikit-learn's wherever it has them; only the multiclass
+All rates are fractions in ``[0, 1]`` here; :func:`as_percent` turns the count-based rates into percent, the one
+scale of the logs (as mmpretrain's ``Accuracy``), the sweep CSVs, the reports and the plots. Formulas are scikit-learn's wherever it has them; only the multiclass
 expected calibration error and the handling of classes absent from a batch are written here (see below).
 
 Shapes: ``y_true``/``y_pred``: ``(N,)`` int class indices; ``probs``: ``(N, C)`` rows summing to 1.
@@ -15,8 +15,28 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, brier_scor
                              confusion_matrix, f1_score, log_loss, mean_absolute_error, precision_score,
                              recall_score, roc_auc_score)
 
-__all__ = ['classification_metrics', 'confusion', 'per_class_precision', 'per_class_recall', 'ece',
+__all__ = ['PERCENT_KEYS', 'as_percent', 'rows_in_percent', 'classification_metrics', 'confusion', 'per_class_precision', 'per_class_recall', 'ece',
            'reliability_bins', 'auroc_macro', 'aggregate_by_group', 'average_probabilities']
+
+
+# Count-based rates (reported in %); scores (kappa, AUROC, ECE, NLL, Brier) keep their natural scale.
+PERCENT_KEYS = ('accuracy', 'balanced_accuracy', 'macro_f1')
+
+
+def _is_rate(key: str) -> bool:
+    name = key.split('/')[-1]
+    return (name[len('wsi_'):] if name.startswith('wsi_') else name) in PERCENT_KEYS
+
+
+def as_percent(metrics: Dict[str, float]) -> Dict[str, float]:
+    """``metrics`` with the rates of :data:`PERCENT_KEYS` (also ``{prefix}/...`` and ``wsi_...``) times 100."""
+    return {k: 100. * v if _is_rate(k) else v for k, v in metrics.items()}
+
+
+def rows_in_percent(rows: list) -> list:
+    """Result rows (dicts) with their rates in percent, marked ``rates='percent'``; rows without the mark
+    (written in fractions by older versions) are converted, marked rows are kept as they are."""
+    return [r if r.get('rates') == 'percent' else dict(as_percent(r), rates='percent') for r in rows]
 
 
 def _check(y_true: np.ndarray, probs: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, np.ndarray, int]:

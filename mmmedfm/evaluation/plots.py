@@ -135,13 +135,15 @@ def save_reliability_comparison(panels: Dict[str, np.ndarray], y_true: np.ndarra
 
 def save_shot_curves(summary: pd.DataFrame, metric: str, png_path: str, dataset: str = '',
                      reference: Sequence[str] = ('Zero-shot', 'zero-shot', 'ZeroShot')) -> str:
-    """Few-shot curves: one panel per backbone, ``metric`` (in %) against shots per class (log2 axis).
+    """Few-shot curves: one panel per backbone, ``metric`` against shots per class (log2 axis).
 
-    ``summary`` has columns ``backbone, method, shots, n, mean, std`` (means in [0, 1]). Each method is a line
+    ``summary`` has columns ``backbone, method, shots, n, mean, std`` (rates in %, as the sweep writes them). Each method is a line
     of its mean over seeds with a +-1 std band; a method named in ``reference`` (zero-shot: it uses no labels)
     is a dashed horizontal line with its band instead. The legend sits outside the axes; the caption says what
     the lines and bands are.
     """
+    from .functional import _is_rate
+    unit = ' %' if _is_rate(metric) else ''
     backbones = list(summary.backbone.unique())
     shots = sorted(summary.shots.unique())
     fig = Figure(figsize=(5.2 * len(backbones) + 2.6, 4.4), layout='constrained')
@@ -151,10 +153,10 @@ def save_shot_curves(summary: pd.DataFrame, metric: str, png_path: str, dataset:
         rows = summary[summary.backbone == backbone]
         for i, (method, m) in enumerate(rows.groupby('method', sort=False)):
             m = m.sort_values('shots')
-            mean, std = 100 * m['mean'].to_numpy(), 100 * m['std'].to_numpy()
+            mean, std = m['mean'].to_numpy(), m['std'].to_numpy()
             if method in reference:
                 level, band = float(mean.mean()), float(std.mean())
-                ax.axhline(level, color='black', ls='--', lw=1.4, label=f'{method} ({level:.1f} %)', zorder=3)
+                ax.axhline(level, color='black', ls='--', lw=1.4, label=f'{method} ({level:.1f}{unit})', zorder=3)
                 ax.axhspan(level - band, level + band, color='grey', alpha=0.12, lw=0)
                 continue
             line, = ax.plot(m.shots, mean, marker='o', ms=4, lw=1.6, label=method, color=f'C{i % 10}')
@@ -163,7 +165,7 @@ def save_shot_curves(summary: pd.DataFrame, metric: str, png_path: str, dataset:
         ax.set_xticks(shots, [str(k) for k in shots])
         ax.minorticks_off()
         name = metric.replace('_', ' ')
-        ax.set(xlabel='shots per class', ylabel=f'{name} (%)',
+        ax.set(xlabel='shots per class', ylabel=f'{name} (%)' if unit else name,
                title=' | '.join(t for t in (dataset, name, backbone) if t))
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()

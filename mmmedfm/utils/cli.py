@@ -1,4 +1,5 @@
-"""Shared pieces of ``tools/train.py`` and ``tools/test.py`` (MMPretrain's flags and conventions)."""
+"""Shared pieces of the tools (``train.py``, ``test.py``, the predict and analysis tools): MMPretrain's flags and
+conventions."""
 import argparse
 import ast
 import datetime
@@ -48,6 +49,39 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help='job launcher')
     # torchrun passes --local-rank (torch >= 2.0) or sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_model_args(parser: argparse.ArgumentParser, checkpoints: str = 'one',
+                   overwrite_help: str = 'replace --out if it exists') -> None:
+    """Arguments of the tools that run a trained model (predict, predict_wsi, calibrate, ensemble): ``config``,
+    the checkpoint(s) (``checkpoints='one'`` or ``'many'``), ``--overwrite``, ``--batch-size``,
+    ``--num-workers``, ``--device``, ``--cfg-options``. Pair with :func:`model_checkpoint`."""
+    parser.add_argument('config', help='model config file')
+    if checkpoints == 'many':
+        parser.add_argument('checkpoints', nargs='+', help='two or more checkpoints of the config')
+    else:
+        parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the zero-shot model")
+    parser.add_argument('--overwrite', action='store_true', help=overwrite_help)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--num-workers', type=int, default=0)
+    parser.add_argument('--device', help='e.g. cuda:0 or cpu (default: cuda if available)')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
+
+
+def model_checkpoint(config: str, checkpoint: str) -> Optional[str]:
+    """Check the files of :func:`add_model_args` before anything is built: the checkpoint path, or None for
+    ``'none'`` (the zero-shot model of the config).
+
+    Raises:
+        FileNotFoundError: The config or the checkpoint does not exist (names it).
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'Config file not found: {config}')
+    if checkpoint.lower() == 'none':
+        return None
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
+    return checkpoint
 
 
 def _check_type(key: str, old, new) -> None:

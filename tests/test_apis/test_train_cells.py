@@ -2,11 +2,11 @@
 import pytest
 
 from mmmedfm.models.utils import load_memo
-from tests.helpers import load_tool
+from tests.helpers import NO_FIGURES, load_tool
 
 
 def cell_setup(sicapv2_root, tiny_clip_dir):
-    opts = {'model.foundation_model': tiny_clip_dir,
+    opts = {'model.foundation_model': tiny_clip_dir, **NO_FIGURES,
             'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
     for loader in ('train_dataloader', 'val_dataloader'):
         opts.update({f'{loader}.dataset.data_root': sicapv2_root,

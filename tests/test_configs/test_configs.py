@@ -1,5 +1,6 @@
 """Every config parses; every demo config builds its model (tiny demo models in a temporary folder)."""
 import copy
+import functools
 import glob
 import os.path as osp
 
@@ -26,9 +27,15 @@ IMPLIED_HEAD = {'zeroshot': 'zs', 'zslp': 'zslp', 'linearprobe': 'linear'}
 DEMO_RECIPE_CHANGES = {'adaptor_dinov2-b-biolinkbert_20e_patchgastric': {'optim_wrapper'}}
 
 
+@functools.lru_cache(maxsize=None)
+def _config(path: str) -> Config:
+    """The merged config of ``path`` (relative to the repository), parsed once per session; do not modify."""
+    return Config.fromfile(osp.join(ROOT, path))
+
+
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_parses(path):
-    cfg = Config.fromfile(osp.join(ROOT, path))
+    cfg = _config(path)
     if 'model' in cfg and not path.startswith(osp.join('configs', '_base_', 'datasets')):
         assert 'type' in cfg.model or path.startswith(osp.join('configs', '_base_'))
 
@@ -45,23 +52,22 @@ def test_peft_config_is_its_bases_plus_what_its_name_says(path):
     experiment = osp.join('configs', '_base_', 'experiments', 'sicapv2_16shot.py')
     assert [osp.normpath(osp.join(osp.dirname(path), b)) for b in Config._get_base_files(osp.join(ROOT, path))] \
         == [model_base, experiment]
-    bases = {**Config.fromfile(osp.join(ROOT, experiment)).to_dict(),
-             **Config.fromfile(osp.join(ROOT, model_base)).to_dict()}
+    bases = {**_config(experiment).to_dict(), **_config(model_base).to_dict()}
     peft = bases[TUNING[tuning]] if isinstance(TUNING[tuning], str) else TUNING[tuning]
     expected = copy.deepcopy(bases)
     expected['model']['backbone']['peft'] = [peft] if isinstance(TUNING[tuning], str) else peft
     expected['model']['head'] = {**expected['model'].get('head', {}), **bases[HEADS[head]]}
     if tuning == 'fullft':  # the PEFT schedule's 1e-3 wrecks pretrained weights
         expected['optim_wrapper']['optimizer']['lr'] = 1e-5
-    assert Config.fromfile(osp.join(ROOT, path)).to_dict() == expected
+    assert _config(path).to_dict() == expected
 
 
 def test_users_headline_path_is_the_peft_headline():
     """`configs/cite/plip_lora_16shot.py` (the users' command) merges to the headline's config, whose key recipe
     values are pinned here (seed notebook: LoRA r=4 q/k/v, Adam 1e-3, 20 epochs, batch 32, 16 shots seed 1;
     frozen zero-shot text head)."""
-    old = Config.fromfile(osp.join(ROOT, 'configs', 'cite', 'plip_lora_16shot.py'))
-    new = Config.fromfile(osp.join(ROOT, 'configs', 'peft', 'lora-zs_plip_16shot-20e_sicapv2.py'))
+    old = _config(osp.join('configs', 'cite', 'plip_lora_16shot.py'))
+    new = _config(osp.join('configs', 'peft', 'lora-zs_plip_16shot-20e_sicapv2.py'))
     assert old.to_dict() == new.to_dict()
     assert new.model.foundation_model == 'vinid/plip'
     assert new.model.backbone.peft == [dict(type='LoRA', rank=4, alpha=4, dropout=0.,
@@ -80,9 +86,9 @@ def test_demo_config_inherits_its_real_config(path):
     """A demo config `{name}_demo.py` inherits `{name}.py` (first base) and changes weights, data roots and sizes
     only: the recipe (PEFT, head type and prompts, optimizer, pipelines, metrics) is the real config's."""
     name = osp.basename(path)[:-len('_demo.py')]
-    (real, ) = glob.glob(osp.join(ROOT, 'configs', '*', f'{name}.py'))
-    assert osp.normpath(osp.join(ROOT, osp.dirname(path), Config._get_base_files(osp.join(ROOT, path))[0])) == real
-    demo, real = Config.fromfile(osp.join(ROOT, path)), Config.fromfile(real)
+    (real, ) = glob.glob(osp.join('configs', '*', f'{name}.py'), root_dir=ROOT)
+    assert osp.normpath(osp.join(osp.dirname(path), Config._get_base_files(osp.join(ROOT, path))[0])) == real
+    demo, real = _config(path), _config(real)
     assert demo.model.get('backbone', {}).get('peft') == real.model.get('backbone', {}).get('peft')
     assert demo.model.get('head', {}).get('type') == real.model.get('head', {}).get('type')
     assert demo.model.get('head', {}).get('prompts') == real.model.get('head', {}).get('prompts')

@@ -102,3 +102,17 @@ def test_sample_few_shot_function_is_nested_for_every_seed():
             cur = {d['img_path'] for d in sample_few_shot(data, k, seed)}
             assert prev < cur
             prev = cur
+
+
+def test_per_class_split_is_sklearns_stratified_split():
+    from sklearn.model_selection import StratifiedShuffleSplit
+    labels = {f'w{i:02d}': i % 3 for i in range(31)}
+    ids = sorted(labels)
+    _, test_idx = next(StratifiedShuffleSplit(1, test_size=0.8, random_state=5).split(ids, [labels[w] for w in ids]))
+    split = split_wsis_per_class(labels, 0.8, seed=5, mode='per_class')
+    assert {w for w, s in split.items() if s == 'test'} == {ids[i] for i in test_idx}
+    assert set(split_wsis_per_class(labels, 1., mode='per_class').values()) == {'test'}
+    assert set(split_wsis_per_class(labels, 0., mode='per_class').values()) == {'train'}
+    with pytest.raises(ValueError, match=r"slides per class: \{0: 10, 1: 10, 2: 1\}"):
+        split_wsis_per_class({**{f'a{i}': 0 for i in range(10)}, **{f'b{i}': 1 for i in range(10)}, 'c0': 2},
+                             0.8, mode='per_class')

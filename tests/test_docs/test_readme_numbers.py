@@ -37,10 +37,9 @@ def test_readme_table_parses():
     assert set(CHECKED) <= set(rows) and all(len(v) == 3 for v in rows.values())
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('config', sorted(CHECKED))
-def test_demo_numbers_match_what_the_command_prints(config, tmp_path):
-    from mmmedfm.utils.demo_assets import make_demo_assets
-    make_demo_assets(osp.join(ROOT, 'data', 'demo'))  # the assets the README commands use (built once)
+def test_demo_numbers_match_what_the_command_prints(config, tmp_path, demo_assets):
     opts = ['--cfg-options', f"model.head.cache_dir={tmp_path / 'text'}"]
     if CHECKED[config] == 'train':
         load_tool('tools/train.py').main([config, '--work-dir', str(tmp_path), *opts])

@@ -5,6 +5,7 @@ import sys
 
 import jupytext
 import nbformat
+import pytest
 
 from tests.helpers import ROOT
 
@@ -22,7 +23,8 @@ def test_tutorial_is_a_percent_notebook():
         '## 3. LoRA: fine-tune the image tower', '## 4. Evaluation: metrics, confusion matrix, calibration']
 
 
-def test_tutorial_runs(tmp_path):
+@pytest.mark.e2e
+def test_tutorial_runs(tmp_path, demo_assets):
     env = dict(os.environ, TUTORIAL_FAST='1', TUTORIAL_WORK_DIR=str(tmp_path), PYTHONPATH=ROOT,
                OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'))
     out = subprocess.run([sys.executable, TUTORIAL], cwd=ROOT, env=env, capture_output=True, text=True,

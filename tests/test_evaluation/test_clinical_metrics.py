@@ -93,3 +93,14 @@ def test_long_class_names_are_abbreviated_with_a_key(tmp_path):
     save_confusion_matrix(cm, PATCHGASTRIC_CLASSES, str(tmp_path / 'cm.png'), str(tmp_path / 'cm.csv'))
     csv = pd.read_csv(tmp_path / 'cm.csv', index_col=0)  # the CSV keeps the full names
     assert list(csv.columns) == list(PATCHGASTRIC_CLASSES) and (csv.to_numpy() == cm).all()
+
+
+def test_per_class_precision_recall_equal_mmpretrain_single_label_metric(tmp_path):
+    """The same samples through MMPretrain's own SingleLabelMetric (classwise, in %) and ours."""
+    samples, *_ = _samples(seed=2)
+    ours = _evaluate(dict(type='ClinicalMetric', num_classes=4, save_figures=False), samples)
+    theirs = _evaluate(dict(type='SingleLabelMetric', items=('precision', 'recall'), average=None), samples)
+    np.testing.assert_allclose([ours[f'cls/precision_{c}'] for c in CLASSES],
+                               theirs['single-label/precision_classwise'], rtol=1e-5)
+    np.testing.assert_allclose([ours[f'cls/recall_{c}'] for c in CLASSES],
+                               theirs['single-label/recall_classwise'], rtol=1e-5)

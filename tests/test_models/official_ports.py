@@ -5,7 +5,8 @@ one, an extra labelled validation set, and returns a ``predict(features) -> logi
 releases' order of operations, schedules and search rules; only what needs GPUs/images (augmentation) is left
 out. Sources: jusiro/CLAP ``trainers/adapters.py`` + ``configs/trainers/SGD_lr1e-1_B256_ep300.yaml``;
 gaopengcuhk/Tip-Adapter ``main.py``/``utils.py``; KaiyangZhou/CoOp ``lpclip/linear_probe.py``;
-FereshteShakeri/FewShot-CLIP-Strong-Baseline ``methods/linear_probe_p2.py``.
+FereshteShakeri/FewShot-CLIP-Strong-Baseline ``methods/linear_probe_p2.py``; KaiyangZhou/CoOp
+``trainers/coop.py`` + ``configs/trainers/CoOp/*.yaml`` and Dassl's optimizer/scheduler/data-loader defaults.
 """
 import math
 
@@ -179,3 +180,49 @@ def lp_plus_plus_official(x, y, zs, val, epochs=300, seed=0):
         return f @ w.t() + b + a * (f @ zs.t())
 
     return predict
+
+
+def coop_official(encoder, class_names, x, y, scale, n_ctx=4, epochs=50, lr=2e-3, batch_size=32,
+                  weight_decay=5e-4, seed=0):
+    """CoOp as released (KaiyangZhou/CoOp ``trainers/coop.py`` on Dassl): unified context N(0, 0.02) spliced
+    between the SOS embedding and the ``<class>.`` suffix of ``"X X .. X <class>."`` prompts, CLIP's text
+    transformer (positional embedding, causal attention, final LayerNorm, EOT pooling, projection) on those
+    embeddings; SGD momentum 0.9 with Dassl's weight decay 5e-4, batch 32 with ``drop_last`` when the set holds a
+    full batch, per-epoch cosine after one constant warm-up epoch at 1e-5. ``encoder``: an ``HFCLIPText``."""
+    torch.manual_seed(seed)
+    model, tokenizer = encoder.text_model, encoder.tokenizer
+    width = model.embeddings.token_embedding.embedding_dim
+    ctx = nn.Parameter(torch.empty(n_ctx, width))
+    nn.init.normal_(ctx, std=0.02)
+    tok = tokenizer([' '.join(['X'] * n_ctx) + f' {name}.' for name in class_names], padding=True,
+                    return_tensors='pt')
+    ids, eot = tok['input_ids'], tok['attention_mask'].sum(1) - 1
+    with torch.no_grad():
+        embedded = model.embeddings.token_embedding(ids)
+    prefix, suffix = embedded[:, :1], embedded[:, 1 + n_ctx:]
+    length = ids.shape[1]
+    causal = torch.full((length, length), float('-inf')).triu(1)[None, None]
+    positions = model.embeddings.position_embedding.weight[:length]
+
+    def text_features():
+        h = torch.cat([prefix, ctx.expand(len(ids), -1, -1), suffix], 1) + positions
+        h = model.encoder(inputs_embeds=h, attention_mask=causal).last_hidden_state
+        pooled = model.final_layer_norm(h)[torch.arange(len(ids)), eot]
+        return F.normalize(encoder.text_projection(pooled), dim=-1)
+
+    optim = torch.optim.SGD([ctx], lr=lr, momentum=0.9, weight_decay=weight_decay)
+    drop_last = len(x) >= batch_size
+    for epoch in range(epochs):
+        for group in optim.param_groups:
+            group['lr'] = dassl_lr(epoch, lr, epochs)
+        order = torch.randperm(len(x))
+        stop = len(x) - len(x) % batch_size if drop_last else len(x)
+        for i in range(0, stop, batch_size):
+            idx = order[i:i + batch_size]
+            loss = F.cross_entropy(scale * F.normalize(x[idx], dim=-1) @ text_features().t(), y[idx])
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+    with torch.no_grad():
+        weights = text_features()
+    return lambda f: scale * F.normalize(f, dim=-1) @ weights.t()

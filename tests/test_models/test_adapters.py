@@ -9,15 +9,10 @@ from mmmedfm.models.adapters import (CLAP, CLIPAdapter, LinearProbe, LPPlusPlus,
                                      fit_logistic_regression, holdout_split)
 from mmmedfm.registry import MODELS
 from mmmedfm.utils.synthetic_features import make_synthetic_features
+from tests.helpers import one_torch_thread  # noqa: F401 (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matrices: one thread avoids oversubscription on shared CPUs.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
@@ -137,6 +132,9 @@ def test_clip_adapter_residual(data):
     with torch.no_grad():
         v = F.normalize(0.8 * test.features + 0.2 * ad.mlp(test.features), dim=-1)
         torch.testing.assert_close(ad(test.features), 100. * v @ F.normalize(text, dim=-1).t())
+    raw = 8. * F.normalize(text, dim=-1) + 0.2  # classified by the raw template-mean anchors, normalised
+    ad = CLIPAdapter(alpha=0., epochs=0).fit((x, y), text, 100., text_anchors=raw)
+    torch.testing.assert_close(ad.predict_proba(test.features), zero_shot_probs(test.features, raw))
 
 
 def test_lp_plus_plus(data):

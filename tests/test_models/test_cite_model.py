@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from mmmedfm.registry import DATASETS, MODELS
-from tests.helpers import cli_options, load_tool
+from tests.helpers import NO_FIGURES, cli_options, load_tool
 
 CITE = 'configs/cite/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric.py'
 CITE_DEMO = 'configs/demo/cite_clip-b16-biolinkbert_16wsi-1000it_patchgastric_demo.py'
@@ -47,7 +47,8 @@ def cite_opts(tiny_open_clip_dir, tiny_bert_dir, patchgastric_root, tmp_path):
     opts = {'model.foundation_model': tiny_open_clip_dir, 'model.neck.in_channels': 16,
             'model.neck.out_channels': 32, 'model.head.text_encoder.pretrained': tiny_bert_dir,
             'model.head.cache_dir': str(tmp_path / 'text_cache'), 'train_dataloader.batch_size': 8,
-            'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4, 'default_hooks.checkpoint.interval': 4}
+            'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4, 'default_hooks.checkpoint.interval': 4,
+            **NO_FIGURES}
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.num_workers'] = 0
         opts[f'{split}_dataloader.dataset.data_root'] = patchgastric_root

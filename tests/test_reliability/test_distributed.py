@@ -26,7 +26,9 @@ def _free_port():
 
 
 def _opts(demo_cfg_options, batch):
-    return dict(demo_cfg_options, **{
+    # this config's own val_evaluator (BalancedAccuracy, SampleCount) writes no figures
+    opts = {k: v for k, v in demo_cfg_options.items() if not k.startswith('val_evaluator.')}
+    return dict(opts, **{
         'train_dataloader.batch_size': batch,  # 4 shots x 4 classes = 16 images: one step per epoch
         'val_dataloader.dataset.indices': VAL_SIZE, 'val_dataloader.batch_size': 5})
 

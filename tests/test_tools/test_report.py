@@ -33,12 +33,13 @@ def test_report(results, tmp_path):
     ref = df.groupby(['method', 'shots']).balanced_accuracy.agg(['mean', 'std']).reset_index()
     merged = summary.merge(ref, on=['method', 'shots'], suffixes=('', '_ref'))
     assert len(merged) == 4
-    np.testing.assert_allclose(merged['mean'], merged['mean_ref'])
-    np.testing.assert_allclose(merged['std'], merged['std_ref'])
+    # rows without the `rates` mark (fractions, as older sweeps wrote them) are reported in %
+    np.testing.assert_allclose(merged['mean'], 100 * merged['mean_ref'])
+    np.testing.assert_allclose(merged['std'], 100 * merged['std_ref'])
     assert ((merged.ci_low <= merged['mean']) & (merged['mean'] <= merged.ci_high)).all()
     text = open(report).read()
     r = merged[(merged.method == 'A') & (merged.shots == 4)].iloc[0]
-    assert f'{100 * r["mean"]:.1f} ± {100 * r["std"]:.1f}' in text
+    assert f'{r["mean"]:.1f} ± {r["std"]:.1f}' in text
     # Paired test: mean difference by hand; p-value of the exact Wilcoxon test on 5 all-positive pairs = 2/32.
     test = tool.paired_test(df, 'balanced_accuracy', 'A', 'B')
     for row in test.itertuples():
@@ -63,10 +64,10 @@ def test_report_keeps_the_latest_row_of_a_cell(results, tmp_path):
     the paired test still pairs one value per seed."""
     tool = load_tool('tools/analysis/report.py')
     path, df = results
-    again = df[df.method == 'A'].assign(balanced_accuracy=0.99)
+    again = df[df.method == 'A'].assign(balanced_accuracy=99., rates='percent')  # a newer sweep: marked, in %
     with open(path, 'a') as f:
         f.write('\n' + '\n'.join(json.dumps(r) for r in again.to_dict('records')) + '\n')
     tool.main([str(path), '--compare', 'A', 'B', '--bootstrap', '200'])
     summary = pd.read_csv(tmp_path / 'summary.csv')
-    assert len(summary) == 4 and summary[summary.method == 'A']['mean'].tolist() == pytest.approx([0.99, 0.99])
+    assert len(summary) == 4 and summary[summary.method == 'A']['mean'].tolist() == pytest.approx([99., 99.])
     assert (summary.n == 5).all()

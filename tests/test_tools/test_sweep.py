@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmmedfm.utils.synthetic_features import make_synthetic_features
-from tests.helpers import load_tool
+from tests.helpers import load_tool, one_torch_thread  # noqa: F401 (fixture)
 
 SWEEP = """
 backbones = [dict(name='synthetic', config='unused.py')]
@@ -57,8 +57,9 @@ def test_sweep_runs_resumes_and_is_deterministic(sweep_tool, tmp_path):
     # Metrics against an independent computation from the stored confusion matrix.
     for r in rows:
         cm = torch.tensor(r['confusion_matrix'], dtype=torch.float64)
-        assert r['accuracy'] == pytest.approx(float(cm.trace() / cm.sum()))
-        assert r['balanced_accuracy'] == pytest.approx(float((cm.diag() / cm.sum(1)).mean()))
+        assert r['rates'] == 'percent'  # like the training logs
+        assert r['accuracy'] == pytest.approx(100 * float(cm.trace() / cm.sum()))
+        assert r['balanced_accuracy'] == pytest.approx(100 * float((cm.diag() / cm.sum(1)).mean()))
         assert cm.sum() == 60 and r['num_support'] == 4 * r['shots']
     cell = out / 'cells' / 'synthetic__LP__2shot__seed1'
     assert {p.name for p in cell.iterdir()} >= {'config.py', 'support.csv', 'env.json'}
@@ -121,7 +122,7 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
     cell = tmp_path / 'cell with space'
     backbone['cfg_options']['work_dir'] = str(tmp_path / 'a dir with spaces')
     row = tool.run_train_cell(method, backbone, 2, 3, str(cell), gpu=1)
-    assert row['balanced_accuracy'] == pytest.approx(0.625) and row['num_support'] == 8
+    assert row['balanced_accuracy'] == pytest.approx(62.5) and row['num_support'] == 8
     # The run trains from the cell's merged config: shots, seed and paths reach it verbatim (spaces kept).
     assert seen['cmd'][2] == str(cell / 'config.py') and '--cfg-options' not in seen['cmd']
     merged = tool.Config.fromfile(seen['cmd'][2])
@@ -174,3 +175,46 @@ def test_cfg_options_are_checked_and_out_dir_is_locked(sweep_tool, tmp_path):
     # A valid override applies: one seed only.
     results = sweep_tool.main([str(cfg), '--out-dir', str(out), '--no-progress', '--cfg-options', 'seeds=[1]'])
     assert {r['seed'] for r in read(results)} == {1}
+
+
+def test_sweep_views_are_cached_augmented_support_features(tmp_path, demo_cfg_options, one_torch_thread):
+    """`views` in a sweep config: augmented views of the pool extracted once through the feature cache and handed
+    to `fit(views=...)`. Value check on the demo assets: with a flip that always fires, each view equals a plain
+    extraction of horizontally flipped images, and the Tip-Adapter cell's metrics are those of a cache keyed on
+    the flipped support features (hand formula)."""
+    from mmmedfm.apis.features import extract_features
+    from mmmedfm.evaluation.functional import classification_metrics
+    from mmmedfm.models.adapters.tip_adapter import tip_logits
+    from mmmedfm.utils import register_all_modules
+    register_all_modules()
+    tool = load_tool('tools/sweep.py')
+    demo = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
+    backbone = dict(name='demo', config=demo, cfg_options=demo_cfg_options)
+    test_pipeline = tool.backbone_config(backbone).test_dataloader.dataset.pipeline
+    flipped = list(test_pipeline[:-1]) + [dict(type='RandomFlip', prob=1., direction='horizontal')] + \
+        list(test_pipeline[-1:])
+    cache = tmp_path / 'cache'
+    (tmp_path / 'sweep.py').write_text(
+        f'backbones = [{backbone!r}]\nfeature_cache = {str(cache)!r}\nshots = [2]\nseeds = [1, 2]\n'
+        f'views = dict(num=2, pipeline={flipped!r})\n'
+        "methods = [dict(name='Tip-views', use_views=True, adapter=dict(type='TipAdapter', alpha=1., beta=3.))]\n")
+    results = tool.main([str(tmp_path / 'sweep.py'), '--out-dir', str(tmp_path / 'out'), '--no-progress'])
+    assert len(list(cache.glob('train_*'))) == 3  # the pool + 2 views, shared by both cells: no re-encoding
+
+    pool_cfg = tool.pool_config(tool.backbone_config(backbone))
+    pool, test = (extract_features(pool_cfg, split, str(cache)) for split in ('train', 'test'))
+    pool_cfg.test_dataloader.dataset.pipeline = flipped  # a plain (test-pipeline) extraction of flipped images
+    ref = extract_features(pool_cfg, 'train', str(tmp_path / 'ref_cache')).features
+    assert not torch.allclose(ref, pool.features, atol=1e-3)  # the flip changes the features
+    zs, scale = tool.load_features(backbone, str(cache))[2:4]
+    for row in read(results):
+        support = pd.read_csv(tmp_path / 'out' / 'cells' / row['cell_id'] / 'support.csv')
+        idx = [pool.image_ids.index(i) for i in support.image_id]
+        values = torch.nn.functional.one_hot(pool.labels[idx], 4).float()
+        zs_logits = scale * test.features @ torch.as_tensor(zs).t()
+        expected, unflipped = (classification_metrics(
+            test.labels.numpy(), tip_logits(test.features, zs_logits, keys, values, 1., 3.).softmax(-1).numpy(), 4)
+            for keys in (ref[idx], pool.features[idx]))
+        assert row['balanced_accuracy'] == pytest.approx(100 * float(expected['balanced_accuracy']), abs=1e-3)
+        assert row['nll'] == pytest.approx(float(expected['nll']), rel=1e-5)
+        assert row['nll'] != pytest.approx(float(unflipped['nll']), rel=1e-5)  # the check sees the views

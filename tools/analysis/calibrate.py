@@ -18,26 +18,21 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmmedfm.apis import infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import apply_temperature, classification_metrics, fit_temperature  # noqa: E402
+from mmmedfm.evaluation.functional import as_percent  # noqa: E402
 from mmmedfm.evaluation.plots import save_reliability_comparison  # noqa: E402
-from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
+from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'ece', 'nll', 'brier')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Fit temperature scaling on val, report ECE/NLL on test')
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the zero-shot model")
+    add_model_args(parser)
     parser.add_argument('--calib-ann-file', help='annotation file of the calibration split (replaces '
                         "val_dataloader.dataset.ann_file)")
     parser.add_argument('--out', help='write the temperature and metrics to this JSON file')
     parser.add_argument('--plot', help='before/after reliability diagram (PNG); default: next to --out '
                         '(<out>_reliability.png)')
-    parser.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
@@ -49,9 +44,9 @@ def _same_data(cfg, calib_ann_file) -> bool:
 
 def main(argv=None):
     args = parse_args(argv)
+    ckpt = model_checkpoint(args.config, args.checkpoint)
     if args.out and osp.exists(args.out) and not args.overwrite:
         raise FileExistsError(f'{args.out} exists; pass --overwrite to replace it.')
-    ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = init_model(args.config, ckpt, args.device, args.cfg_options)
     if _same_data(model.cfg, args.calib_ann_file):
         print('WARNING: the calibration (val) and test datasets are the same; the "after" numbers are '
@@ -60,8 +55,8 @@ def main(argv=None):
     test_logits, test_y, _ = infer_split(model, 'test', args.batch_size, args.num_workers)
     temperature = fit_temperature(val_logits, val_y)
     num_classes = test_logits.shape[1]
-    before = classification_metrics(test_y, apply_temperature(test_logits, 1.), num_classes)
-    after = classification_metrics(test_y, apply_temperature(test_logits, temperature), num_classes)
+    before = as_percent(classification_metrics(test_y, apply_temperature(test_logits, 1.), num_classes))
+    after = as_percent(classification_metrics(test_y, apply_temperature(test_logits, temperature), num_classes))
     print(f'temperature T = {temperature:.4f} (fitted on {len(val_y)} calibration images; '
           f'test: {len(test_y)} images)')
     print(f'{"metric":<20}{"before":>10}{"after":>10}')

@@ -20,22 +20,17 @@ import torch  # noqa: E402
 
 from mmmedfm.apis import class_names_of, infer_split, init_model  # noqa: E402
 from mmmedfm.evaluation import aggregate_by_group, average_probabilities, classification_metrics  # noqa: E402
-from mmmedfm.utils.cli import CfgOptionsAction  # noqa: E402
+from mmmedfm.evaluation.functional import as_percent  # noqa: E402
+from mmmedfm.utils.cli import add_model_args, model_checkpoint  # noqa: E402
 
 REPORTED = ('accuracy', 'balanced_accuracy', 'macro_f1', 'kappa_quadratic', 'auroc_macro', 'ece', 'nll')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Average the probabilities of several checkpoints')
-    parser.add_argument('config')
-    parser.add_argument('checkpoints', nargs='+', help='two or more checkpoints of the config')
+    add_model_args(parser, checkpoints='many')
     parser.add_argument('--split', default='test', choices=['val', 'test'])
     parser.add_argument('--out', help='per-image ensemble predictions (CSV)')
-    parser.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument('--device')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     return parser.parse_args(argv)
 
 
@@ -55,20 +50,21 @@ def member_names(paths):
 
 
 def _metrics(y, probs, groups):
+    """Patch (and slide) metrics; rates in % as in the logs."""
     out = classification_metrics(y, probs)
     if groups is not None:
         probs_g, y_g, _ = aggregate_by_group(probs, y, groups, 'mean')
         out.update({f'wsi_{k}': v for k, v in classification_metrics(y_g, probs_g, probs.shape[1]).items()
                     if k in ('accuracy', 'balanced_accuracy')})
-    return out
+    return as_percent(out)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.out and osp.exists(args.out) and not args.overwrite:
         raise FileExistsError(f'{args.out} exists; pass --overwrite to replace it.')
-    for ckpt in args.checkpoints:
-        if not osp.isfile(ckpt):
+    for ckpt in args.checkpoints:  # members are trained checkpoints ('none' is not one)
+        if model_checkpoint(args.config, ckpt) is None:
             raise FileNotFoundError(f'Checkpoint not found: {ckpt}')
     member_names(args.checkpoints)  # refuse duplicates before the slow part
     members, y, metas, names = [], None, None, None

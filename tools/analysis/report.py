@@ -32,8 +32,10 @@ def parse_args(argv=None):
 
 
 def load_results(path: str) -> pd.DataFrame:
+    """Rows of a sweep's ``results.jsonl``/``.csv``, latest per cell, rates in % (older fraction rows converted)."""
+    from mmmedfm.evaluation.functional import rows_in_percent
     if path.endswith('.csv'):
-        return latest_per_cell(pd.read_csv(path))
+        return latest_per_cell(pd.DataFrame(rows_in_percent(pd.read_csv(path).to_dict('records'))))
     rows = []
     with open(path) as f:
         for line in f:
@@ -43,7 +45,7 @@ def load_results(path: str) -> pd.DataFrame:
                 continue
     if not rows:
         raise ValueError(f'{path} holds no results.')
-    return latest_per_cell(pd.DataFrame(rows))
+    return latest_per_cell(pd.DataFrame(rows_in_percent(rows)))
 
 
 def latest_per_cell(df: pd.DataFrame) -> pd.DataFrame:
@@ -98,8 +100,10 @@ def paired_test(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def markdown(summary: pd.DataFrame, metric: str, scale: float = 100.) -> str:
-    """Methods x shots table of ``mean ± std [CI]`` (in %, for metrics in [0, 1])."""
+def markdown(summary: pd.DataFrame, metric: str) -> str:
+    """Methods x shots table of ``mean ± std [CI]`` (rates in %, as in the results)."""
+    from mmmedfm.evaluation.functional import _is_rate
+    digits = 1 if _is_rate(metric) else 3  # % vs natural-scale scores (kappa, AUROC, ECE...)
     lines = []
     for backbone, s in summary.groupby('backbone', sort=False):
         shots = sorted(s.shots.unique())
@@ -114,8 +118,8 @@ def markdown(summary: pd.DataFrame, metric: str, scale: float = 100.) -> str:
                     cells.append('–')
                     continue
                 r = r.iloc[0]
-                cells.append(f'{scale * r["mean"]:.1f} ± {scale * r["std"]:.1f} '
-                             f'[{scale * r.ci_low:.1f}, {scale * r.ci_high:.1f}]')
+                cells.append(f'{r["mean"]:.{digits}f} ± {r["std"]:.{digits}f} '
+                             f'[{r.ci_low:.{digits}f}, {r.ci_high:.{digits}f}]')
             lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
         lines.append('')
     return '\n'.join(lines)
@@ -164,7 +168,7 @@ def main(argv=None):
         test = paired_test(df, args.metric, a, b)
         text += [f'### Paired test over seeds: {a} vs {b} ({args.metric})', '',
                  '| backbone | shots | n | mean diff (A − B) | Wilcoxon p | paired t p |', '|---|---|---|---|---|---|']
-        text += [f'| {r.backbone} | {r.shots} | {r.n} | {100 * r.mean_diff:+.2f} | {r.wilcoxon_p:.3g} | '
+        text += [f'| {r.backbone} | {r.shots} | {r.n} | {r.mean_diff:+.2f} | {r.wilcoxon_p:.3g} | '
                  f'{r.ttest_p:.3g} |' for r in test.itertuples()] + ['']
     curve = osp.join(out_dir, f'{args.metric}_vs_shots.png')
     dataset = ', '.join(map(str, df.dataset.unique())) if 'dataset' in df else ''

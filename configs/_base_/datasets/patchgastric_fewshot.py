@@ -1,7 +1,7 @@
 # PatchGastric (CITE's 3 adenocarcinoma subtypes) as downloaded: captions.csv + patches_captions/{id}_*.jpg.
 # CITE protocol: per class, 80% of the WSIs (seed 0) are held out for evaluation ('test'), the other 20% are
 # the few-shot pool ('train'); k-shot = all patches of the k WSIs per class with the most patches.
-# split_mode='cite' draws exactly the slides CITE's tools/ann.py holds out ('per_class': our older per-class draw).
+# split_mode='cite' draws exactly the slides CITE's tools/ann.py holds out ('per_class': scikit-learn's stratified split).
 # The split is computed in memory; to pin it in a file, run
 #   python tools/dataset_converters/patchgastric_split.py data/PatchGastric
 # and set split_file='splits/cite_eval0.8_seed0.csv' (same assignment, now inspectable).

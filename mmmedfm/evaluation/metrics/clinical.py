@@ -6,12 +6,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from mmmedfm.registry import METRICS
-from ..functional import classification_metrics, confusion, per_class_precision, per_class_recall
+from ..functional import as_percent, classification_metrics, confusion, per_class_precision, per_class_recall
 from ..plots import save_confusion_matrix, save_reliability_diagram
 
-# Count-based rates are logged in percent, like mmpretrain's Accuracy/SingleLabelMetric; scores (kappa,
-# AUROC, ECE, NLL, Brier) keep their natural scale.
-PERCENT_KEYS = ('accuracy', 'balanced_accuracy', 'macro_f1')
 
 
 def run_log_dir() -> Optional[str]:
@@ -83,9 +80,7 @@ class ClinicalMetric(BaseMetric):
         """Metrics (logged scale) of ``(N,)`` labels and ``(N, C)`` probabilities; writes the figures."""
         num_classes = self.num_classes or probs.shape[1]
         classes = self.class_names(num_classes)
-        out = classification_metrics(y, probs, num_classes, ordinal=self.ordinal)
-        for key in PERCENT_KEYS:
-            out[key] *= 100.
+        out = as_percent(classification_metrics(y, probs, num_classes, ordinal=self.ordinal))
         y_pred = probs.argmax(1)
         for name, p, r in zip(classes, per_class_precision(y, y_pred, num_classes),
                               per_class_recall(y, y_pred, num_classes)):

@@ -67,13 +67,16 @@ def train_epochs(params: Sequence[nn.Parameter], loss_fn: Callable[[torch.Tensor
                  x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, lr: float,
                  optimizer: str = 'SGD', momentum: float = 0.9, weight_decay: float = 0.,
                  cosine: bool = False, eps: float = 1e-8, warmup_epochs: int = 0,
-                 warmup_lr: float = 1e-5) -> List[float]:
+                 warmup_lr: float = 1e-5, dassl: bool = False) -> List[float]:
     """Mini-batch training on cached features; returns the mean loss of every epoch.
 
     Schedule: ``warmup_epochs`` epochs at the constant ``warmup_lr`` (Dassl's ``WARMUP_TYPE: constant``, used by
     CoOp and CLAP), then ``lr`` with optional cosine decay to 0 over the remaining iterations. ``epochs`` counts
-    the warm-up epochs too (Dassl's ``MAX_EPOCH``). Shuffling uses the global torch RNG: adapters call this inside
-    ``BaseAdapter.fit``'s forked, seeded RNG, so a fit is deterministic and leaves the caller's RNG untouched.
+    the warm-up epochs too (Dassl's ``MAX_EPOCH``). ``dassl=True`` follows Dassl's trainer exactly instead: the
+    cosine is set once per epoch, ``0.5 lr (1 + cos(pi (epoch - warmup_epochs) / epochs))``, and the last
+    incomplete batch is dropped when the set holds at least one full batch (its ``drop_last``). Shuffling uses the
+    global torch RNG: adapters call this inside ``BaseAdapter.fit``'s forked, seeded RNG, so a fit is
+    deterministic and leaves the caller's RNG untouched.
     """
     params = [p for p in params if p.requires_grad]
     if optimizer == 'SGD':
@@ -85,12 +88,15 @@ def train_epochs(params: Sequence[nn.Parameter], loss_fn: Callable[[torch.Tensor
     steps_per_epoch = math.ceil(len(x) / batch_size)
     warmup_epochs = min(warmup_epochs, epochs)
     main_steps, step = max(1, (epochs - warmup_epochs) * steps_per_epoch), 0
+    stop = len(x) - len(x) % batch_size if dassl and len(x) >= batch_size else len(x)
     history = []
     for epoch in range(epochs):
         order, total = torch.randperm(len(x)), 0.
-        for i in range(0, len(x), batch_size):
+        for i in range(0, stop, batch_size):
             if epoch < warmup_epochs:
                 rate = warmup_lr
+            elif dassl:
+                rate = lr * (0.5 * (1 + math.cos(math.pi * (epoch - warmup_epochs) / epochs)) if cosine else 1.)
             else:
                 rate = lr * (0.5 * (1 + math.cos(math.pi * step / main_steps)) if cosine else 1.)
                 step += 1
@@ -102,7 +108,7 @@ def train_epochs(params: Sequence[nn.Parameter], loss_fn: Callable[[torch.Tensor
             loss.backward()
             optim.step()
             total += loss.item() * len(idx)
-        history.append(total / len(x))
+        history.append(total / stop)
     return history
 
 

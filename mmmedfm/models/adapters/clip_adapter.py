@@ -10,9 +10,11 @@ class CLIPAdapter(BaseAdapter):
     """CLIP-Adapter (Gao et al., "CLIP-Adapter: Better Vision-Language Models with Feature Adapters", IJCV 2024).
 
     A bottleneck MLP ``D -> D/reduction -> D`` (ReLU after each layer, no bias) blended residually with the
-    frozen feature, ``v' = (1 - alpha) v + alpha mlp(v)``, re-normalised and classified by the frozen zero-shot
-    prototypes: ``logits = logit_scale * normalize(v') @ zs^T`` (gaopengcuhk/CLIP-Adapter ``clip_adapter.py``:
-    reduction 4, ratio 0.2).
+    frozen feature, ``v' = (1 - alpha) v + alpha mlp(v)``, re-normalised and classified by the frozen text
+    prototypes: ``logits = logit_scale * normalize(v') @ normalize(t)^T`` (gaopengcuhk/CLIP-Adapter
+    ``clip_adapter.py``: reduction 4, ratio 0.2), ``t`` the raw template-mean text embeddings (``fit``'s
+    ``text_anchors``; ``zs_weights`` when not given), as the CLAP release's ``forward_clipadapter`` classifies
+    (``base_text_features``, normalised).
 
     Hyper-parameters with few labels: fixed, no search. The official repository ships no schedule config; the
     default is the one the CLAP release (jusiro/CLAP ``configs/trainers/SGD_lr1e-1_B256_ep300.yaml``, ``ClipA``)
@@ -47,4 +49,4 @@ class CLIPAdapter(BaseAdapter):
 
     def forward(self, x):
         v = F.normalize((1 - self.alpha) * x + self.alpha * self.mlp(x), dim=-1)
-        return self.zero_shot_logits(v)
+        return self.logit_scale * v @ F.normalize(self.text_anchors, dim=-1).t()

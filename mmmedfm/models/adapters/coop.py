@@ -22,7 +22,8 @@ class CoOp(BaseAdapter):
     context, so the checkpoint's own embedding/attention/pooling code runs unchanged.
 
     Hyper-parameters with few labels: fixed, no search; KaiyangZhou/CoOp ``configs/trainers/CoOp/*.yaml`` and
-    ``COOP.md``: SGD lr 2e-3, momentum 0.9, batch 32, cosine, the first epoch a warm-up at the constant lr 1e-5,
+    ``COOP.md`` on Dassl's defaults: SGD lr 2e-3, momentum 0.9, weight decay 5e-4, batch 32 (last incomplete
+    batch dropped), cosine set per epoch, the first epoch a warm-up at the constant lr 1e-5,
     ``n_ctx=16`` random init N(0, 0.02) (or ``ctx_init`` words), and epochs by shot count: 50 at 1 shot, 100 at
     2-4 shots, 200 at 8+ shots (``epochs=None``). ``class_names`` must be the words the zero-shot prompts use
     (the sweep passes each class's first description, e.g. "benign glands", not the label "NC").
@@ -32,20 +33,20 @@ class CoOp(BaseAdapter):
         n_ctx (int): Number of context vectors. Defaults to 16 (ignored when ``ctx_init`` is given).
         ctx_init (str, optional): Initialise the context from these words' embeddings (e.g. ``'a photo of a'``).
         epochs (int, optional): ``None`` (default) picks 50/100/200 by shots per class, as above.
-        lr (float): Defaults to 2e-3. batch_size (int): Defaults to 32.
+        lr (float): Defaults to 2e-3. batch_size (int): Defaults to 32. weight_decay (float): Defaults to 5e-4.
         warmup_epochs (int): Defaults to 1. warmup_lr (float): Defaults to 1e-5.
         seed (int): Seed of the context initialisation and shuffling.
     """
 
     def __init__(self, text_encoder: Union[dict, nn.Module], n_ctx: int = 16, ctx_init: Optional[str] = None,
                  epochs: Optional[int] = None, lr: float = 2e-3, batch_size: int = 32, warmup_epochs: int = 1,
-                 warmup_lr: float = 1e-5, seed: int = 0):
+                 warmup_lr: float = 1e-5, weight_decay: float = 5e-4, seed: int = 0):
         super().__init__(seed)
         encoder = MODELS.build(text_encoder) if isinstance(text_encoder, dict) else text_encoder
         self.encoder = [encoder]  # a list: not a submodule, so state_dict holds only the context
         self.n_ctx, self.ctx_init = n_ctx, ctx_init
         self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
-        self.warmup_epochs, self.warmup_lr = warmup_epochs, warmup_lr
+        self.warmup_epochs, self.warmup_lr, self.weight_decay = warmup_epochs, warmup_lr, weight_decay
 
     @staticmethod
     def epochs_for_shots(shots: int) -> int:
@@ -97,7 +98,8 @@ class CoOp(BaseAdapter):
         shots = int(torch.bincount(y).max())
         self.epochs_ = self.epochs if self.epochs is not None else self.epochs_for_shots(shots)
         self.history = train_epochs([self.ctx], loss, x, y, self.epochs_, self.batch_size, self.lr, 'SGD',
-                                    cosine=True, warmup_epochs=self.warmup_epochs, warmup_lr=self.warmup_lr)
+                                    weight_decay=self.weight_decay, cosine=True, warmup_epochs=self.warmup_epochs,
+                                    warmup_lr=self.warmup_lr, dassl=True)
         with torch.no_grad():
             self.register_buffer('class_embeddings', self.text_features())
 
