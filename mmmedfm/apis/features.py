@@ -94,8 +94,7 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
                 classes=[str(c) for c in dataset.metainfo.get('classes', ())],
                 meta=dict(key=key, split=split, backbone=backbone_cfg))
     num_workers = 0 if view else int(cfg[f'{split}_dataloader'].get('num_workers', 0))
-    # the view's augmentation is seeded for the block; the caller's random streams are restored after it
-    with weight_keys(_part_keys(cfg)), seeded_rng(view['seed']) if view else contextlib.nullcontext():
+    with weight_keys(_part_keys(cfg)), (seeded_rng(view['seed']) if view else contextlib.nullcontext()):
         encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size,
                       num_workers=num_workers, device=device, progress=progress, desc=f'extract {split}')
     if not hit:

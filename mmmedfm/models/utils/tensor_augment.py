@@ -23,6 +23,7 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+@torch.compiler.disable  # a few integer ops per sample; inductor's CPU codegen of int64 shifts fails (torch 2.14)
 def sample_uniforms(seed: int, step: int, index: torch.Tensor, n: int) -> torch.Tensor:
     """``(N, n)`` float64 uniforms in ``[0, 1)``, a pure function of ``(seed, step, index[i], j)``."""
     h = _mix32(torch.full_like(index, int(seed) & _M32))
