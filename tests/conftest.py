@@ -56,6 +56,32 @@ def _memoised_config_formatting(_registered):
     yapf_api.FormatCode = real
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _unique_experiment_names(_registered):
+    """Give every Runner of the session its own experiment name.
+
+    MMEngine names a run ``{config}_{timestamp}`` (to the second) and looks its logger, message hub and visualizer
+    up by that name, so two tool runs started in one process within one second share the first one's visualizer
+    and write their scalars into the first work dir. A command-line run is one per process (tools/sweep.py's
+    in-process cells pass ``experiment_name`` themselves); tests call the tools' ``main()`` back to back.
+    """
+    import itertools
+
+    from mmengine.runner import Runner
+    real, count = Runner.__init__, itertools.count()
+
+    def init(self, *args, **kwargs):
+        if kwargs.get('experiment_name') is None:
+            cfg = kwargs.get('cfg')
+            name = osp.splitext(osp.basename(getattr(cfg, 'filename', None) or 'run'))[0]
+            kwargs['experiment_name'] = f'{name}_{next(count)}'
+        real(self, *args, **kwargs)
+
+    Runner.__init__ = init
+    yield
+    Runner.__init__ = real
+
+
 @pytest.fixture(scope='module', autouse=True)
 def _frozen_heap(_registered):
     """Move what is alive at the start of a test module out of the cyclic garbage collector's reach.
