@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmmedfm.utils.cli import CfgOptionsAction, read_config  # noqa: E402
+from mmmedfm.utils.cli import add_encode_args, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -20,11 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file path')
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='test')
     parser.add_argument('--cache-dir', default='work_dirs/feature_cache')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--device', default=None, help='cuda / cpu (default: cuda when available)')
     parser.add_argument('--out', help='also save the FeatureSet to this folder (safetensors + index.json)')
-    parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
+    add_encode_args(parser, 'cuda / cpu (default: cuda when available)')
     return parser.parse_args(argv)
 
 

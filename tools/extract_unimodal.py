@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a source checkout too
 
-from mmmedfm.utils.cli import CfgOptionsAction, init_launcher, read_config  # noqa: E402
+from mmmedfm.utils.cli import add_encode_args, init_launcher, read_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -21,11 +21,8 @@ def parse_args(argv=None):
     parser.add_argument('--splits', nargs='+', default=['train', 'val', 'test'], choices=['train', 'val', 'test'],
                         help='dataloaders whose dataset to encode (default: all three; a split whose source is '
                         'already cached, e.g. val carved from train, is a cache hit)')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--device', default=None, help='cuda / cpu (default: this rank\'s GPU when available)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
+    add_encode_args(parser, "cuda / cpu (default: this rank's GPU when available)")
     return parser.parse_args(argv)
 
 

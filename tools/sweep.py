@@ -7,7 +7,8 @@ image features are computed once per backbone, then every cell takes seconds). P
 (``method.train_config``) run as full ``tools/train.py`` runs: in this process on one device (``in_process``,
 default True: pretrained weights loaded once per backbone), else one subprocess per cell and GPU listed in
 ``gpus``. Every finished cell is one line of ``<out_dir>/results.jsonl`` (method, backbone, dataset, shots, seed,
-every metric, wall time, confusion matrix, ``settings`` = hash of the backbone + method settings) and
+every metric, wall time, confusion matrix, ``settings`` = hash of the backbone + method settings, their merged configs and the adapter's code defaults
+and ``recipe_version``) and
 re-running skips the cells already there with the same settings; a cell whose settings changed (a method's
 hyper-parameters edited) runs again and its new row supersedes the old one. Each cell also stores
 ``<out_dir>/cells/<cell-id>/{config.py, support.csv, env.json}`` (a training cell trains from that very
@@ -110,10 +111,36 @@ def cell_id(backbone: str, method: str, shots: int, seed: int) -> str:
     return f'{safe}__{shots}shot__seed{seed}'
 
 
+def resolved_settings(backbone: dict, method: dict) -> dict:
+    """What a cell's result depends on beyond the sweep config's own entries: the backbone's merged experiment
+    config (an edited ``_base_`` counts), a training cell's merged ``train_config``, an adapter's constructor
+    defaults (over its whole class hierarchy) and its ``recipe_version``; so a changed default or recipe re-runs
+    the cells it affects instead of keeping stale rows."""
+    import inspect
+    resolved = dict(backbone_config=backbone_config(backbone).to_dict())
+    if 'train_config' in method:
+        resolved['train_config'] = Config.fromfile(method['train_config']).to_dict()
+    if 'adapter' in method:
+        from mmmedfm.registry import MODELS
+        cls = MODELS.get(method['adapter']['type'])
+        if cls is None:
+            raise KeyError(f"Method {method.get('name')!r}: adapter type {method['adapter']['type']!r} is not "
+                           'registered.')
+        defaults = {}
+        for klass in reversed(cls.__mro__):
+            if '__init__' in vars(klass) and klass.__module__.startswith('mmmedfm'):
+                defaults.update({n: p.default for n, p in inspect.signature(klass.__init__).parameters.items()
+                                 if p.default is not inspect.Parameter.empty})
+        resolved['adapter'] = dict(cls=f'{cls.__module__}.{cls.__qualname__}', defaults=defaults,
+                                   recipe_version=getattr(cls, 'recipe_version', None))
+    return resolved
+
+
 def settings_hash(backbone: dict, method: dict, dataset=None, views=None) -> str:
     """Short hash of everything that defines a cell's result except shots and seed (backbone + method config,
-    and the sweep's ``views`` for a method that uses them)."""
-    settings = dict(backbone=backbone, method=method, dataset=dataset, **({'views': views} if views else {}))
+    their :func:`resolved_settings`, and the sweep's ``views`` for a method that uses them)."""
+    settings = dict(backbone=backbone, method=method, dataset=dataset, resolved=resolved_settings(backbone, method),
+                    **({'views': views} if views else {}))
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 

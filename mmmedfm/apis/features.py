@@ -8,17 +8,16 @@ pretrained id/path), a fingerprint of the weight files, the preprocessor, the te
 import contextlib
 import inspect
 import os.path as osp
-import random
 import time
 from typing import Optional, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.logging import print_log
 
 from mmmedfm.cache import FeatureSet, image_cache_key, is_complete
+from mmmedfm.datasets.seeded_augment import seeded_rng
 from mmmedfm.models.classifiers.vlm_classifier import fill_foundation_model, part_weight_keys
 from mmmedfm.models.utils.hub import weight_keys
 from mmmedfm.models.heads.text_embedding_head import resolve_prompts
@@ -95,7 +94,7 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
                 classes=[str(c) for c in dataset.metainfo.get('classes', ())],
                 meta=dict(key=key, split=split, backbone=backbone_cfg))
     num_workers = 0 if view else int(cfg[f'{split}_dataloader'].get('num_workers', 0))
-    with weight_keys(_part_keys(cfg)), _seeded(view['seed'] if view else None):
+    with weight_keys(_part_keys(cfg)), (seeded_rng(view['seed']) if view else contextlib.nullcontext()):
         encode_images(dataset, backbone_cfg, pre_cfg, folder, meta, batch_size=batch_size,
                       num_workers=num_workers, device=device, progress=progress, desc=f'extract {split}')
     if not hit:
@@ -104,24 +103,6 @@ def extract_features(cfg: Union[Config, str], split: str, cache_dir: str = 'work
                   f'({len(image_ids) / max(seconds, 1e-9):.1f} img/s) -> {folder}', logger='current')
     cached = FeatureSet.load(folder)
     return cached if cached.image_ids == image_ids else cached.reordered(image_ids)
-
-
-@contextlib.contextmanager
-def _seeded(seed: Optional[int]):
-    """Seed python's, numpy's and torch's RNGs for the block (nothing when ``None``); restore them after."""
-    if seed is None:
-        yield
-        return
-    py_state, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
 
 
 def extract_views(cfg: Union[Config, str], split: str, pipeline: list, num_views: int, seed: int = 0,

@@ -35,8 +35,16 @@ def as_percent(metrics: Dict[str, float]) -> Dict[str, float]:
 
 def rows_in_percent(rows: list) -> list:
     """Result rows (dicts) with their rates in percent, marked ``rates='percent'``; rows without the mark
-    (written in fractions by older versions) are converted, marked rows are kept as they are."""
-    return [r if r.get('rates') == 'percent' else dict(as_percent(r), rates='percent') for r in rows]
+    (written by older versions) are converted, marked rows are kept as they are. Older versions wrote most rates
+    as fractions but some (training cells' macro F1) already in percent, so an unmarked rate above 1 is kept."""
+    def convert(row):
+        return dict({k: 100. * v if _is_rate(k) and _is_number(v) and abs(v) <= 1. else v
+                     for k, v in row.items()}, rates='percent')
+    return [r if r.get('rates') == 'percent' else convert(r) for r in rows]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
 
 
 def _check(y_true: np.ndarray, probs: np.ndarray, num_classes: Optional[int]) -> Tuple[np.ndarray, np.ndarray, int]:

@@ -69,12 +69,8 @@ def add_model_args(parser: argparse.ArgumentParser, checkpoints: str = 'one',
 
 
 def model_checkpoint(config: str, checkpoint: str) -> Optional[str]:
-    """Check the files of :func:`add_model_args` before anything is built: the checkpoint path, or None for
-    ``'none'`` (the zero-shot model of the config).
-
-    Raises:
-        FileNotFoundError: The config or the checkpoint does not exist (names it).
-    """
+    """The checkpoint path of :func:`add_model_args`, None for ``'none'`` (the zero-shot model); raises
+    ``FileNotFoundError`` naming a missing config or checkpoint, before anything is built."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'Config file not found: {config}')
     if checkpoint.lower() == 'none':
@@ -82,6 +78,14 @@ def model_checkpoint(config: str, checkpoint: str) -> Optional[str]:
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     return checkpoint
+
+
+def add_encode_args(parser: argparse.ArgumentParser, device_help: str) -> None:
+    """``--batch-size`` (64), ``--device``, ``--no-progress``, ``--cfg-options`` of the feature-extraction tools."""
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--device', default=None, help=device_help)
+    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
 
 
 def _check_type(key: str, old, new) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from mmmedfm.apis import init_model
 from mmmedfm.models.utils.zero_shot import build_class_prompts
-from tests.helpers import cli_options, load_tool
+from tests.helpers import NO_FIGURES, cli_options, load_tool
 
 CFG = 'configs/examples/lora-zs_plip_16shot-20e_owndata.py'
 
@@ -23,7 +23,8 @@ def test_own_data_example_trains_and_tests(tmp_path, tiny_clip_dir, sicapv2_root
     opts = {'model.foundation_model': tiny_clip_dir, 'model.head.cache_dir': str(tmp_path / 'text'),
             'train_dataloader.dataset.num_shots': 4, 'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
             'train_dataloader.batch_size': 6,
-            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64,
+            **NO_FIGURES}
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.dataset.data_root'] = str(tmp_path)
         opts[f'{split}_dataloader.num_workers'] = 0

@@ -156,3 +156,15 @@ def test_average_probabilities():
     k = mean.argmax(1)
     expected = np.std([m[np.arange(50), k] for m in members], axis=0)
     np.testing.assert_allclose(spread, expected)
+
+
+def test_rows_in_percent_converts_only_unmarked_fractions():
+    from mmmedfm.evaluation.functional import rows_in_percent
+    old = {'method': 'lora', 'accuracy': 0.5, 'balanced_accuracy': 0.625, 'macro_f1': 41.5, 'kappa_quadratic': 0.8,
+           'wsi_accuracy': float('nan')}
+    new = {'method': 'lora', 'accuracy': 0.5, 'balanced_accuracy': 62.5, 'rates': 'percent'}
+    got_old, got_new = rows_in_percent([old, new])
+    # fractions x100; a rate already in % in an old row (training cells' macro F1) is kept; kappa is no rate
+    assert got_old['accuracy'] == 50. and got_old['balanced_accuracy'] == 62.5 and got_old['macro_f1'] == 41.5
+    assert got_old['kappa_quadratic'] == 0.8 and np.isnan(got_old['wsi_accuracy']) and got_old['rates'] == 'percent'
+    assert got_new == new

@@ -33,6 +33,7 @@ def sweep_tool(monkeypatch):
         return pool, test, text, 100., tool.Config(dict(model=dict(foundation_model=None)))
 
     monkeypatch.setattr(tool, 'load_features', fake_load_features)
+    monkeypatch.setattr(tool, 'backbone_config', lambda backbone: tool.Config(dict(model=dict(foundation_model=None))))
     tool.calls = calls
     n = torch.get_num_threads()
     yield tool
@@ -113,6 +114,7 @@ def test_train_cell_wiring(monkeypatch, tmp_path, sicapv2_root):
             f.write(json.dumps({'balanced_accuracy': 62.5, 'step': 2}) + '\n')
         return type('P', (), {'returncode': 0})()
 
+    tool.env_info()  # cached now: platform.platform() runs a real subprocess, the fake below is for training
     monkeypatch.setattr(tool.subprocess, 'run', fake_run)
     backbone = dict(name='demo', config='configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py',
                     cfg_options={'train_dataloader.dataset.data_root': sicapv2_root})
@@ -159,6 +161,30 @@ def test_changed_settings_rerun_and_supersede(sweep_tool, tmp_path, capsys):
     df = report.load_results(results)
     assert len(df) == 18
     assert len(report.paired_test(df, 'balanced_accuracy', 'LP', 'Tip-Adapter')) == 3
+
+
+def test_settings_hash_follows_code_defaults_recipe_and_train_config(sweep_tool, tmp_path, monkeypatch):
+    from mmmedfm.models.adapters.tip_adapter import TipAdapter
+    from mmmedfm.utils import register_all_modules
+    register_all_modules()
+    backbone, tip = dict(name='b', config='unused.py'), dict(name='Tip', adapter=dict(type='TipAdapter'))
+    before = sweep_tool.settings_hash(backbone, tip)
+    assert sweep_tool.settings_hash(backbone, tip) == before  # deterministic
+    # A changed constructor default or a bumped recipe version re-runs the cells (the sweep config is unchanged).
+    init = TipAdapter.__init__
+    monkeypatch.setattr(TipAdapter, '__init__', lambda self, seed=0, **kw: init(self, seed=seed, **kw))
+    changed_default = sweep_tool.settings_hash(backbone, tip)
+    monkeypatch.setattr(TipAdapter, '__init__', init)
+    assert changed_default != before and sweep_tool.settings_hash(backbone, tip) == before
+    monkeypatch.setattr(TipAdapter, 'recipe_version', TipAdapter.recipe_version + 1)
+    assert sweep_tool.settings_hash(backbone, tip) != before
+    # A training cell: an edit in its config's _base_ changes the hash, though the method entry does not change.
+    (tmp_path / 'base.py').write_text('optim_wrapper = dict(optimizer=dict(lr=1e-3))\n')
+    (tmp_path / 'cell.py').write_text("_base_ = ['base.py']\n")
+    cell = dict(name='LoRA', train_config=str(tmp_path / 'cell.py'))
+    first = sweep_tool.settings_hash(backbone, cell)
+    (tmp_path / 'base.py').write_text('optim_wrapper = dict(optimizer=dict(lr=3e-3))\n')
+    assert sweep_tool.settings_hash(backbone, cell) != first
 
 
 def test_cfg_options_are_checked_and_out_dir_is_locked(sweep_tool, tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mmmedfm.utils.compat import safe_torch_load
-from tests.helpers import cli_options, load_tool
+from tests.helpers import NO_FIGURES, cli_options, load_tool
 
 DEMO = 'configs/demo/lora-zs_plip_16shot-20e_sicapv2_demo.py'
 
@@ -21,7 +21,8 @@ def trained(tmp_path_factory, tiny_clip_dir, sicapv2_root):
             'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
             'test_dataloader.num_workers': 0, 'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 5,
             'optim_wrapper.optimizer.lr': 0.05,
-            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64}
+            'model.data_preprocessor.resize.size': 64, 'model.data_preprocessor.resize.crop_size': 64,
+            **NO_FIGURES}
     for split in ('train', 'val', 'test'):
         opts[f'{split}_dataloader.dataset.data_root'] = sicapv2_root
     train_opts = {k: v for k, v in opts.items() if not k.startswith('tta_')}

@@ -125,6 +125,9 @@ class BaseAdapter(nn.Module):
         seed (int): Seed of the fit (initialisation, shuffling, held-out split). Defaults to 0.
     """
 
+    #: Bump in a subclass when a code change alters its results for unchanged settings (sweeps re-run its cells).
+    recipe_version = 1
+
     def __init__(self, seed: int = 0):
         super().__init__()
         self.seed = seed
