@@ -60,6 +60,24 @@ def test_holdout_split_is_disjoint_and_stratified():
     assert holdout_split(torch.arange(3), seed=0) is None
 
 
+def test_kfold_splits_partition_each_class_and_balanced_accuracy_is_sklearns():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from mmmedfm.models.adapters import kfold_splits
+    from mmmedfm.models.adapters.base import balanced_accuracy
+    y = torch.tensor([0] * 8 + [1] * 6 + [2] * 9)
+    splits = kfold_splits(y, seed=5, folds=4)
+    validated = torch.cat([va for _, va in splits]).sort().values
+    assert len(splits) == 4 and torch.equal(validated, torch.arange(len(y)))  # every shot validated once
+    for tr, va in splits:
+        assert set(tr.tolist()).isdisjoint(va.tolist()) and len(tr) + len(va) == len(y)
+        assert all(c in (1, 2, 3) for c in torch.bincount(y[va], minlength=3).tolist())  # stratified: 8/4, 6/4, 9/4
+    assert [v.tolist() for _, v in kfold_splits(y, 5, 4)] == [v.tolist() for _, v in splits]  # seeded
+    assert len(kfold_splits(torch.tensor([0, 0, 1, 1, 1]), 0, 4)) == 2 and kfold_splits(torch.arange(3), 0) == []
+    logits = torch.randn(len(y), 3, generator=torch.Generator().manual_seed(0))
+    assert balanced_accuracy(logits, y) == pytest.approx(balanced_accuracy_score(y, logits.argmax(1)))
+
+
 def test_zero_shot_adapter(data):
     (x, y), test, text = data
     probs = ZeroShotAdapter().fit((x, y), text, 50.).predict_proba(test.features)
