@@ -62,3 +62,18 @@ def test_evaluation_and_unset_are_not_seeded(sicapv2_root):
     assert ds.augment_seed(0) is None
     train = _dataset(sicapv2_root)
     assert train.augment_seed(0) is None  # no epoch set: the pipeline uses the process's generators
+
+
+def test_seeded_rng_seeds_the_cpu_streams_only_and_restores_them(monkeypatch):
+    from mmmedfm.datasets.seeded_augment import seeded_rng
+    reseeded = []  # reseeding every GPU per sample costs ~2.5 ms and would leak into the caller's CUDA stream
+    monkeypatch.setattr(torch.cuda, 'manual_seed_all', lambda s: reseeded.append(s))
+    torch.manual_seed(123)
+    reseeded.clear()
+    before = torch.get_rng_state()
+    expected = torch.rand(3, generator=torch.Generator().manual_seed(7))
+    with seeded_rng(7):
+        got, py, npy = torch.rand(3), random.random(), np.random.random()
+    assert torch.equal(got, expected) and reseeded == []
+    assert py == random.Random(7).random() and npy == np.random.RandomState(7).random_sample()
+    assert torch.equal(torch.get_rng_state(), before)
