@@ -47,6 +47,12 @@ def _open(infos, pipeline_cfg, built, cache_dir, num_workers, resize):
     return open_decoded_cache(infos, head, cache_dir, num_workers=num_workers, resize=resize), rest
 
 
+def _dataset_class(cfg: dict):
+    """The class a dataset config builds (its ``type``: a registered name or the class itself)."""
+    kind = cfg.get('type')
+    return DATASETS.get(kind) if isinstance(kind, str) else kind
+
+
 def share_model_resize(cfg) -> None:
     """Give the datasets of ``cfg``'s dataloaders the model's resize (``model.data_preprocessor.resize``) as
     ``decoded_resize`` (``resize`` of a :class:`DecodedCacheDataset`), so a decoded-image cache stores images
@@ -57,7 +63,7 @@ def share_model_resize(cfg) -> None:
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = (cfg.get(field) or {}).get('dataset')
         while isinstance(dataset, dict):
-            cls = DATASETS.get(dataset.get('type')) if isinstance(dataset.get('type'), str) else dataset.get('type')
+            cls = _dataset_class(dataset)
             if isinstance(cls, type) and issubclass(cls, DecodedCacheMixin):
                 dataset.setdefault('decoded_resize', copy.deepcopy(resize))
             elif cls is DecodedCacheDataset:
@@ -132,7 +138,7 @@ class DecodedCacheDataset:
         from mmcv.transforms import Compose
         cfg = copy.deepcopy(dataset) if isinstance(dataset, dict) else {}
         if isinstance(dataset, dict):
-            cls = DATASETS.get(cfg['type']) if isinstance(cfg.get('type'), str) else cfg.get('type')
+            cls = _dataset_class(cfg)
             inner = isinstance(cls, type) and issubclass(cls, DecodedCacheMixin)  # the wrapper does the caching
             self.dataset = DATASETS.build(dict(cfg, cache_decoded=False) if inner else cfg)
         else:

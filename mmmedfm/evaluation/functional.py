@@ -15,7 +15,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, brier_scor
                              confusion_matrix, f1_score, log_loss, mean_absolute_error, precision_score,
                              recall_score, roc_auc_score)
 
-__all__ = ['PERCENT_KEYS', 'as_percent', 'rows_in_percent', 'classification_metrics', 'confusion', 'per_class_precision', 'per_class_recall', 'ece',
+__all__ = ['PERCENT_KEYS', 'is_rate', 'as_percent', 'rows_in_percent', 'classification_metrics', 'confusion', 'per_class_precision', 'per_class_recall', 'ece',
            'reliability_bins', 'auroc_macro', 'aggregate_by_group', 'average_probabilities']
 
 
@@ -23,24 +23,27 @@ __all__ = ['PERCENT_KEYS', 'as_percent', 'rows_in_percent', 'classification_metr
 PERCENT_KEYS = ('accuracy', 'balanced_accuracy', 'macro_f1')
 
 
-def _is_rate(key: str) -> bool:
+def is_rate(key: str) -> bool:
+    """Whether metric ``key`` (also ``{prefix}/...`` and ``wsi_...``) is a count-based rate of
+    :data:`PERCENT_KEYS`, reported in percent."""
     name = key.split('/')[-1]
     return (name[len('wsi_'):] if name.startswith('wsi_') else name) in PERCENT_KEYS
 
 
-def as_percent(metrics: Dict[str, float]) -> Dict[str, float]:
-    """``metrics`` with the rates of :data:`PERCENT_KEYS` (also ``{prefix}/...`` and ``wsi_...``) times 100."""
-    return {k: 100. * v if _is_rate(k) else v for k, v in metrics.items()}
+def as_percent(metrics: Dict[str, float], fractions_only: bool = False) -> Dict[str, float]:
+    """``metrics`` with the rates of :data:`PERCENT_KEYS` (:func:`is_rate`) times 100; ``fractions_only``: only
+    numbers in ``[-1, 1]`` (a rate above 1 is already in percent)."""
+    def scale(value):
+        return not fractions_only or (_is_number(value) and abs(value) <= 1.)
+    return {k: 100. * v if is_rate(k) and scale(v) else v for k, v in metrics.items()}
 
 
 def rows_in_percent(rows: list) -> list:
     """Result rows (dicts) with their rates in percent, marked ``rates='percent'``; rows without the mark
     (written by older versions) are converted, marked rows are kept as they are. Older versions wrote most rates
     as fractions but some (training cells' macro F1) already in percent, so an unmarked rate above 1 is kept."""
-    def convert(row):
-        return dict({k: 100. * v if _is_rate(k) and _is_number(v) and abs(v) <= 1. else v
-                     for k, v in row.items()}, rates='percent')
-    return [r if r.get('rates') == 'percent' else convert(r) for r in rows]
+    return [r if r.get('rates') == 'percent' else dict(as_percent(r, fractions_only=True), rates='percent')
+            for r in rows]
 
 
 def _is_number(value) -> bool:

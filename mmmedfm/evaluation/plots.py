@@ -142,8 +142,8 @@ def save_shot_curves(summary: pd.DataFrame, metric: str, png_path: str, dataset:
     is a dashed horizontal line with its band instead. The legend sits outside the axes; the caption says what
     the lines and bands are.
     """
-    from .functional import _is_rate
-    unit = ' %' if _is_rate(metric) else ''
+    from .functional import is_rate
+    unit = ' %' if is_rate(metric) else ''
     backbones = list(summary.backbone.unique())
     shots = sorted(summary.shots.unique())
     fig = Figure(figsize=(5.2 * len(backbones) + 2.6, 4.4), layout='constrained')

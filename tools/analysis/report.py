@@ -102,8 +102,8 @@ def paired_test(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
 
 def markdown(summary: pd.DataFrame, metric: str) -> str:
     """Methods x shots table of ``mean ± std [CI]`` (rates in %, as in the results)."""
-    from mmmedfm.evaluation.functional import _is_rate
-    digits = 1 if _is_rate(metric) else 3  # % vs natural-scale scores (kappa, AUROC, ECE...)
+    from mmmedfm.evaluation.functional import is_rate
+    digits = 1 if is_rate(metric) else 3  # % vs natural-scale scores (kappa, AUROC, ECE...)
     lines = []
     for backbone, s in summary.groupby('backbone', sort=False):
         shots = sorted(s.shots.unique())

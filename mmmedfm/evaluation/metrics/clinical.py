@@ -10,7 +10,6 @@ from ..functional import as_percent, classification_metrics, confusion, per_clas
 from ..plots import save_confusion_matrix, save_reliability_diagram
 
 
-
 def run_log_dir() -> Optional[str]:
     """The current runner's log directory (``{work_dir}/{timestamp}``), or None outside a runner.
 
