@@ -11,6 +11,10 @@ A sample drawn several times in one epoch (class-balanced or infinite samplers, 
 new seed per draw (``draw`` counts them per process), so repeats are augmented differently; only samplers that
 draw each index once per epoch (MMEngine's ``DefaultSampler``) make multi-process runs equal a single process.
 
+A pipeline made only of transforms that draw nothing (:data:`DETERMINISTIC_TRANSFORMS`, e.g. ``PackInputs`` after
+the decoded-image cache, with the augmentation on the device) is run unseeded: saving and restoring three
+generators costs more than the rest of such a sample's loading (0.19 of 0.35 ms, measured).
+
 Code that augments outside the pipeline (e.g. on the device) gets the same per-sample seed from
 ``dataset.augment_seed(idx)`` (None when seeding is off).
 """
@@ -21,6 +25,18 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+
+
+# Transforms (by class name) that draw no random numbers: a pipeline of these alone needs no seeding.
+DETERMINISTIC_TRANSFORMS = frozenset({
+    'LoadImageFromFile', 'PackInputs', 'Collect', 'ToTensor', 'ImageToTensor', 'Transpose', 'NumpyToPIL',
+    'PILToNumpy', 'Resize', 'ResizeEdge', 'CenterCrop', 'Pad', 'Normalize', 'Rot90'})
+
+
+def draws_random_numbers(transforms) -> bool:
+    """Whether a pipeline (built transforms) may draw random numbers: any transform not known to be
+    deterministic (:data:`DETERMINISTIC_TRANSFORMS`) counts as random."""
+    return any(type(t).__name__ not in DETERMINISTIC_TRANSFORMS for t in transforms)
 
 
 def sample_seed(seed: int, epoch: int, index: int, draw: int = 0) -> int:
@@ -81,5 +97,7 @@ class SeededAugmentMixin:
             return super().prepare_data(idx)
         draw = self._draws[idx]
         self._draws[idx] += 1
+        if not draws_random_numbers(getattr(self.pipeline, 'transforms', [self.pipeline])):
+            return super().prepare_data(idx)
         with seeded_rng(sample_seed(*self._augment, idx, draw)):
             return super().prepare_data(idx)

@@ -12,6 +12,8 @@ from typing import Optional, Tuple
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
+from .dataloader import set_dataloader_defaults  # noqa: F401 (the tools import it from here)
+
 
 class CfgOptionsAction(DictAction):
     """MMEngine's ``DictAction`` (``key=value`` pairs; ints, floats, ``true``/``false``, ``None`` and
@@ -216,21 +218,6 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.setdefault('model_wrapper_cfg', ConfigDict(
         type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False)))
-
-
-def set_dataloader_defaults(cfg: Config, fields, pin_memory: bool = True, persistent_workers: bool = True):
-    """MMPretrain's dataloader defaults: pinned memory, persistent workers (when there are workers)."""
-    for field in fields:
-        if cfg.get(field) is None:
-            continue
-        loader = ConfigDict(pin_memory=pin_memory and torch.cuda.is_available(),
-                            collate_fn=dict(type='default_collate'))
-        loader.update(deepcopy(cfg[field]))
-        if not pin_memory:
-            loader.pin_memory = False
-        loader.persistent_workers = bool(persistent_workers and loader.get('persistent_workers', True)
-                                         and loader.get('num_workers', 0) > 0)
-        cfg[field] = loader
 
 
 def amp_dtype() -> str:

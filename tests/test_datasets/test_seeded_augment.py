@@ -77,3 +77,25 @@ def test_seeded_rng_seeds_the_cpu_streams_only_and_restores_them(monkeypatch):
     assert torch.equal(got, expected) and reseeded == []
     assert py == random.Random(7).random() and npy == np.random.RandomState(7).random_sample()
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_deterministic_pipeline_is_not_seeded(sicapv2_root, monkeypatch):
+    """Only pipelines that draw random numbers pay for seeding; the draw count still advances."""
+    from mmmedfm.datasets import seeded_augment
+    from mmmedfm.datasets.seeded_augment import DETERMINISTIC_TRANSFORMS, draws_random_numbers
+    calls = []
+    real = seeded_augment.seeded_rng
+    monkeypatch.setattr(seeded_augment, 'seeded_rng', lambda seed: calls.append(seed) or real(seed))
+    plain = DATASETS.build(dict(type='SICAPv2Dataset', data_root=sicapv2_root, ann_file='partition/Test/Train.xlsx',
+                                pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
+    plain.set_augment_epoch(5, 0)
+    plain[2]
+    plain[2]
+    assert calls == [] and plain.augment_seed(2) == sample_seed(5, 0, 2, 1)
+    ds = _dataset(sicapv2_root)
+    ds.set_augment_epoch(5, 0)
+    ds[2]
+    assert calls == [sample_seed(5, 0, 2, 0)]
+    assert not draws_random_numbers(plain.pipeline.transforms) and draws_random_numbers(ds.pipeline.transforms)
+    assert {'PackInputs', 'LoadImageFromFile'} <= DETERMINISTIC_TRANSFORMS
+    assert not any(name.startswith('Random') for name in DETERMINISTIC_TRANSFORMS)

@@ -26,8 +26,9 @@ def _assert_same_weights(a, b):
 
 @pytest.mark.e2e
 def test_sigkill_then_resume_is_exact(tmp_path, demo_cfg_options):
-    # Two dataloader workers, not persistent: workers are re-forked each epoch from the per-epoch seed.
-    opts = _opts(demo_cfg_options, **{'train_dataloader.num_workers': 2})
+    # Two dataloader workers, not persistent: workers are re-forked each epoch from the per-epoch seed (kept on a
+    # CPU-only machine by env_cfg.cpu_num_workers=None).
+    opts = _opts(demo_cfg_options, **{'train_dataloader.num_workers': 2, 'env_cfg.cpu_num_workers': None})
     extra = ('--no-persistent-workers', )
     train = load_tool('tools/train.py')  # the uninterrupted and the resumed run in-process (faster)
     aug = write_config(tmp_path / 'aug.py')

@@ -11,7 +11,9 @@ Both sides train a PLIP-shape CLIP image tower (random init from a ``CLIPConfig`
 * ``hf-peft``: ``transformers.CLIPModel`` + ``peft.get_peft_model`` in a hand-written loop over batches
   already on the device (model step only), ``torch.autocast`` bf16 when AMP is on.
 
-Throughput counts iterations after ``--warmup``; peak memory is ``torch.cuda.max_memory_allocated`` per side
+Throughput counts iterations after ``--warmup``. ``--rounds R`` alternates the sides R times and prints each
+round's ratio and their median (a machine whose speed drifts moves one HF-then-ours pair by +-0.15 at 40
+iterations; alternating spreads the drift over both sides); peak memory is ``torch.cuda.max_memory_allocated`` per side
 on GPU, and the process's peak RSS (cumulative: HF side first) on CPU.
 
 Examples::
@@ -48,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument('--batch', type=int, default=256)
     p.add_argument('--iters', type=int, default=20, help='timed iterations per side')
     p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--rounds', type=int, default=1,
+                   help='alternate the two sides this many times (HF, ours, HF, ours...) and print the median '
+                        'ratio: on a shared machine the load drifts between two single timings')
     p.add_argument('--amp', action='store_true', help='bf16 autocast on both sides')
     p.add_argument('--compile', action='store_true', help='cfg.compile=True on our side (torch.compile)')
     p.add_argument('--num-workers', type=int, default=min(8, os.cpu_count() or 1))
@@ -233,21 +238,33 @@ def main(argv=None):
              f'{"bf16 AMP" if args.amp else "fp32"}, device {device}'
              + (f' ({torch.cuda.get_device_name()})' if device.type == 'cuda' else f', {torch.get_num_threads()} '
                 'threads'))
-    results = {}
-    if args.skip != 'hf':
-        results['hf-peft loop (model step only)'] = run_hf_peft(model_dir, args, device, args.amp)
-    if args.skip != 'ours':
-        name = 'mmmedfm tools/train.py (end to end)' + (' + compile' if args.compile else '')
-        results[name] = run_ours(model_dir, data_root, args, work_dir)
-    if args.peak_memory_full:
-        results['mmmedfm tools/train.py, full fine-tuning'] = run_ours(model_dir, data_root, args, work_dir, True)
+    rounds = []  # per round: {path: (img/s, peak)}
+    for r in range(max(1, args.rounds)):
+        results = {}
+        if args.skip != 'hf':
+            results['hf-peft loop (model step only)'] = run_hf_peft(model_dir, args, device, args.amp)
+        if args.skip != 'ours':
+            name = 'mmmedfm tools/train.py (end to end)' + (' + compile' if args.compile else '')
+            results[name] = run_ours(model_dir, data_root, args, work_dir)
+        if args.peak_memory_full and r == 0:
+            results['mmmedfm tools/train.py, full fine-tuning'] = run_ours(model_dir, data_root, args, work_dir,
+                                                                           True)
+        rounds.append(results)
+    results = {k: (sorted(rd[k][0] for rd in rounds if k in rd)[(sum(k in rd for rd in rounds) - 1) // 2],
+                   max(rd[k][1] for rd in rounds if k in rd)) for k in rounds[0]}
     mem = 'peak GPU MiB' if device.type == 'cuda' else 'peak RSS MiB (process, cumulative)'
-    print(f'\n{shape}\n{"path":45s} {"img/s":>9s} {mem:>36s}')
+    print(f'\n{shape}\n{"path":45s} {"img/s":>9s} {mem:>36s}' + ('  (img/s: median of the rounds)'
+                                                                    if len(rounds) > 1 else ''))
     for k, (ips, peak) in results.items():
         print(f'{k:45s} {ips:9.1f} {peak:36.0f}')
     values = list(results.values())
     if args.skip is None:
-        print(f'ratio mmmedfm / hf-peft: {values[1][0] / values[0][0]:.2f}x')
+        ratios = [list(rd.values())[1][0] / list(rd.values())[0][0] for rd in rounds]
+        if len(ratios) == 1:
+            print(f'ratio mmmedfm / hf-peft: {ratios[0]:.2f}x')
+        else:
+            print(f'ratio mmmedfm / hf-peft: {sorted(ratios)[(len(ratios) - 1) // 2]:.2f}x (median of '
+                  f'{len(ratios)} alternating rounds: {", ".join(f"{x:.2f}" for x in ratios)})')
     if args.peak_memory_full:
         print(f'peak memory LoRA / full fine-tuning: {values[-2][1] / values[-1][1]:.2f}x (goal <= 0.7x)')
     if tmp is not None:

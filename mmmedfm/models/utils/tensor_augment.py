@@ -71,27 +71,33 @@ class TensorAugment(torch.nn.Module):
         self.seed = seed
 
     def forward(self, x: torch.Tensor, index: torch.Tensor, step: int = 0, bgr: bool = False) -> torch.Tensor:
-        """Augment ``x`` (``(N, 3, H, W)`` float, 0-255) given each sample's dataset ``index`` ``(N,)``."""
+        """Augment ``x`` (``(N, 3, H, W)``, 0-255) given each sample's dataset ``index`` ``(N,)``.
+
+        Flips and quarter turns move pixels only, so they run in ``x``'s own dtype (uint8 from the decoded
+        cache: a quarter of float's bytes) and touch only the samples drawn for them; the result is float only
+        when colour jitter is on. The input is never modified."""
         if self.seed is None:
             self.seed = torch.initial_seed()
-        u = sample_uniforms(self.seed, step, index.to(x.device), 8)
-        x = x.float()
+        u = sample_uniforms(self.seed, step, index.to(x.device), 8).cpu()
         ph, pv = self.flip_prob
         hflip, vflip = u[:, 0] < ph, (u[:, 0] >= ph) & (u[:, 0] < ph + pv)
-        x = torch.where(hflip[:, None, None, None], x.flip(-1), x)
-        x = torch.where(vflip[:, None, None, None], x.flip(-2), x)
         k = torch.where(u[:, 1] < self.rot90_prob, 1 + (u[:, 2] * 3).long().clamp(max=2), 0)
-        if bool((k > 0).any()):
-            if x.shape[-1] != x.shape[-2]:
-                raise ValueError(f'TensorAugment: quarter turns need square images, got {tuple(x.shape[-2:])}.')
-            x = x.clone()
-            for turns in (1, 2, 3):
-                sel = k == turns
-                if bool(sel.any()):
-                    x[sel] = torch.rot90(x[sel], turns, dims=(-2, -1))
+        if bool((k > 0).any()) and x.shape[-1] != x.shape[-2]:
+            raise ValueError(f'TensorAugment: quarter turns need square images, got {tuple(x.shape[-2:])}.')
+        # Indexed copies of the drawn samples (the draws live on the CPU: no device sync per branch).
+        moves = [(hflip, lambda t: t.flip(-1)), (vflip, lambda t: t.flip(-2))] + \
+            [(k == turns, lambda t, turns=turns: torch.rot90(t, turns, dims=(-2, -1))) for turns in (1, 2, 3)]
+        out = x
+        for sel, move in moves:
+            rows = sel.nonzero().flatten()
+            if len(rows):
+                if out is x:
+                    out = x.clone()
+                rows = rows.to(x.device)
+                out[rows] = move(out[rows])
         if self.jitter_prob > 0:
-            x = self._jitter(x, u, bgr)
-        return x
+            out = self._jitter(out.float(), u.to(x.device), bgr)
+        return out
 
     def _jitter(self, x: torch.Tensor, u: torch.Tensor, bgr: bool) -> torch.Tensor:
         on = (u[:, 3] < self.jitter_prob).to(x.dtype)[:, None, None, None]

@@ -1,0 +1,71 @@
+"""HFCLIPVision computes the last encoder layer for the CLS token alone when only the pooled output is needed:
+same outputs and gradients as HF's full forward, and the full forward wherever that shortcut does not apply."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmmedfm.models.backbones.hf_clip_vision import cls_query_layer
+from mmmedfm.models.peft import build_tower
+
+
+def _tower(tiny_clip_dir, peft=None, **kw):
+    torch.manual_seed(0)
+    tower = build_tower(dict(type='HFCLIPVision', pretrained=tiny_clip_dir, peft=peft, **kw))
+    for p in tower.parameters():  # LoRA's B starts at 0: give every adapter weight a value
+        if p.requires_grad:
+            p.data.normal_(0, 0.1)
+    return tower
+
+
+def _hf_reference(tower, x):
+    """The embedding as HF computes it: the full ``CLIPVisionModel`` forward, its ``pooler_output``."""
+    return F.normalize(tower.visual_projection(tower.vision_model(pixel_values=x).pooler_output), dim=-1)
+
+
+def _count_full_forwards(tower):
+    """Count HF's full encoder passes (a wrapper, not a hook: hooks switch the shortcut off)."""
+    calls, encoder = [], tower.vision_model.encoder
+    full = encoder.forward
+    encoder.forward = lambda *a, **k: calls.append(1) or full(*a, **k)
+    return calls
+
+
+@pytest.mark.parametrize('peft', [[dict(type='LoRA', targets=['q_proj', 'k_proj', 'v_proj', 'out_proj', 'fc1',
+                                                               'fc2'])],
+                                  [dict(type='BitFit'), dict(type='LayerNormAffine')]])
+def test_cls_only_last_layer_equals_the_full_forward(tiny_clip_dir, peft):
+    tower = _tower(tiny_clip_dir, peft).train()
+    x = torch.randn(3, 3, 64, 64)
+    ours = tower(x)[0]
+    grads = torch.autograd.grad(ours.pow(3).sum(), [p for p in tower.parameters() if p.requires_grad])
+    ref = _hf_reference(tower, x)
+    ref_grads = torch.autograd.grad(ref.pow(3).sum(), [p for p in tower.parameters() if p.requires_grad])
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-7)
+    # ...and the shortcut was taken (HF's encoder.forward never ran), with the last layer's adapters in use.
+    calls = _count_full_forwards(tower)
+    assert tower.forward_features(x)['pooled'].shape == (3, tower.vision_model.config.hidden_size)
+    assert calls == []
+
+
+def test_cls_query_layer_is_row_zero_of_the_layer(tiny_clip_dir):
+    layer = _tower(tiny_clip_dir).vision_model.encoder.layers[-1].eval()
+    hidden = torch.randn(2, 17, 32)
+    torch.testing.assert_close(cls_query_layer(layer, hidden), layer(hidden, None)[:, 0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('case', ['tokens', 'eager', 'vpt', 'off'])
+def test_full_forward_where_the_shortcut_does_not_apply(tiny_clip_dir, case):
+    kw = dict(attn_implementation='eager') if case == 'eager' else \
+        dict(cls_only_last_layer=False) if case == 'off' else {}
+    peft = [dict(type='VisualPromptTuning', num_tokens=2, deep=True)] if case == 'vpt' else None
+    tower = _tower(tiny_clip_dir, peft, **kw).eval()
+    calls = _count_full_forwards(tower)
+    x = torch.randn(2, 3, 64, 64)
+    feats = tower.forward_features(x, tokens=case == 'tokens')
+    assert len(calls) == 1  # VPT's hooks on the last layer, eager attention, tokens asked, or switched off
+    full = tower.vision_model(pixel_values=x)
+    torch.testing.assert_close(feats['pooled'], full.pooler_output, rtol=0, atol=0)
+    if case == 'tokens':
+        torch.testing.assert_close(feats['tokens'], full.last_hidden_state[:, 1:], rtol=0, atol=0)
