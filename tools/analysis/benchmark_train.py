@@ -4,8 +4,10 @@ Both sides train a PLIP-shape CLIP image tower (random init from a ``CLIPConfig`
 (r=4, alpha=4, q/k/v) and a cosine head against frozen class embeddings, Adam lr 1e-3:
 
 * ``mmmedfm``: ``tools/train.py`` on a generated config (the CITE PLIP LoRA experiment pointed at a synthetic
-  SICAPv2 at the input size): Runner, ``VLMClassifier``, SDPA attention, bf16 AMP (``--amp``) on GPU,
-  optional ``torch.compile`` (``cfg.compile``), pinned memory, persistent workers. End to end: images read
+  SICAPv2 at the input size): Runner, ``VLMClassifier``, SDPA attention, the last layer on the CLS token only
+  (``HFCLIPVision``'s ``cls_only_last_layer``), bf16 (``--amp``: AMP on GPU, autocast on CPU), optional
+  ``torch.compile`` (``cfg.compile``), pinned memory, persistent workers on GPU (none on a CPU-only machine:
+  ``env_cfg.cpu_num_workers``, so ``--num-workers`` applies on GPU only). End to end: images read
   from the decoded-image cache (built before timing; ``--jpeg``: decoded every iteration), flips/rot90 on the
   device (``TensorAugment``; ``--cpu-augment``: in the dataset pipeline), collation and host->device copies.
 * ``hf-peft``: ``transformers.CLIPModel`` + ``peft.get_peft_model`` in a hand-written loop over batches
@@ -13,13 +15,14 @@ Both sides train a PLIP-shape CLIP image tower (random init from a ``CLIPConfig`
 
 Throughput counts iterations after ``--warmup``. ``--rounds R`` alternates the sides R times and prints each
 round's ratio and their median (a machine whose speed drifts moves one HF-then-ours pair by +-0.15 at 40
-iterations; alternating spreads the drift over both sides); peak memory is ``torch.cuda.max_memory_allocated`` per side
-on GPU, and the process's peak RSS (cumulative: HF side first) on CPU.
+iterations; alternating spreads the drift over both sides); peak memory is ``torch.cuda.max_memory_allocated``
+per side on GPU, and the process's peak RSS (cumulative: HF side first) on CPU.
 
 Examples::
 
     python tools/analysis/benchmark_train.py --batch 256 --iters 30 --amp --compile --num-workers 8  # GPU
-    python tools/analysis/benchmark_train.py --hidden 256 --layers 4 --heads 4 --batch 16 --iters 5    # CPU
+    python tools/analysis/benchmark_train.py --hidden 256 --layers 4 --heads 4 --batch 16 --iters 40 --warmup 3 \
+        --rounds 3                                                                                    # CPU
 """
 import argparse
 import math
@@ -63,6 +66,9 @@ def parse_args(argv=None):
                    help='our side decodes JPEGs every iteration (default: the decoded-image cache)')
     p.add_argument('--cpu-augment', action='store_true',
                    help='flips/rot90 in the dataset pipeline on the CPU (default: TensorAugment on the device)')
+    p.add_argument('--keep-workers', action='store_true',
+                   help='keep --num-workers on a CPU-only machine too (env_cfg.cpu_num_workers=None; by default '
+                        'tools/train.py loads in the main process there)')
     p.add_argument('--peak-memory-full', action='store_true',
                    help='also train our side without LoRA (full fine-tuning) and print its peak memory')
     p.add_argument('--work-dir', help='where assets and logs go (default: a temporary dir)')
@@ -205,6 +211,7 @@ def run_ours(model_dir, data_root, args, work_dir, full=False):
                            logger=dict(interval=10**9)),
         custom_hooks=hooks + [dict(type='BenchmarkThroughputHook')],
         compile=bool(args.compile),
+        **({'env_cfg': dict(cpu_num_workers=None)} if args.keep_workers else {}),
     )
     with open(cfg_path, 'w') as f:
         f.write(f'_base_ = [{base!r}]\n')
@@ -225,10 +232,6 @@ def main(argv=None):
     from mmmedfm.utils import register_all_modules
     register_all_modules()
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if args.amp and device.type != 'cuda':
-        # MMEngine's AmpOptimWrapper (tools/train.py --amp) refuses CPU; keep both sides comparable in fp32.
-        print('--amp needs a GPU (MMEngine AmpOptimWrapper); running both sides in fp32.')
-        args.amp = False
     tmp = None if args.work_dir else tempfile.TemporaryDirectory()
     work_dir = args.work_dir or tmp.name
     os.makedirs(work_dir, exist_ok=True)
