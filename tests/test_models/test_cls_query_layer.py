@@ -69,3 +69,47 @@ def test_full_forward_where_the_shortcut_does_not_apply(tiny_clip_dir, case):
     torch.testing.assert_close(feats['pooled'], full.pooler_output, rtol=0, atol=0)
     if case == 'tokens':
         torch.testing.assert_close(feats['tokens'], full.last_hidden_state[:, 1:], rtol=0, atol=0)
+
+
+# open_clip towers (QuiltNet, OpenAI CLIP through open_clip): the same shortcut on the last ResidualAttentionBlock.
+def _open_clip_tower(tiny_open_clip_dir, peft=None, **kw):
+    torch.manual_seed(0)
+    tower = build_tower(dict(type='OpenCLIPVision', pretrained=tiny_open_clip_dir, peft=peft, **kw))
+    for p in tower.parameters():
+        if p.requires_grad:
+            p.data.normal_(0, 0.1)
+    return tower
+
+
+@pytest.mark.parametrize('peft', [[dict(type='LoRA', targets=['attn', 'c_fc', 'c_proj'])], [dict(type='BitFit')]])
+def test_open_clip_cls_only_last_block_equals_the_full_forward(tiny_open_clip_dir, peft):
+    tower = _open_clip_tower(tiny_open_clip_dir, peft).train()
+    x = torch.randn(3, 3, *tower.visual.image_size)
+    params = [p for p in tower.parameters() if p.requires_grad]
+    assert tower._pooled_fast(x) is not None  # the shortcut applies to this tower
+    ours = tower(x)[0]
+    grads = torch.autograd.grad(ours.pow(3).sum(), params)
+    # open_clip's own encode_image path: visual(x) (the full transformer), projection, L2 norm
+    ref = F.normalize(tower.project(tower.visual(x)), dim=-1)
+    ref_grads = torch.autograd.grad(ref.pow(3).sum(), params)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-7)
+
+
+def test_open_clip_cls_query_block_sequence_first():
+    from open_clip.transformer import ResidualAttentionBlock
+
+    from mmmedfm.models.backbones.open_clip_vision import cls_query_block
+    torch.manual_seed(0)
+    block = ResidualAttentionBlock(32, 4, batch_first=False, ls_init_value=0.5).eval()
+    hidden = torch.randn(2, 9, 32)
+    full = block(hidden.transpose(0, 1)).transpose(0, 1)
+    torch.testing.assert_close(cls_query_block(block, hidden, batch_first=False), full[:, 0], rtol=0, atol=1e-6)
+
+
+def test_open_clip_full_forward_with_vpt_hooks(tiny_open_clip_dir):
+    tower = _open_clip_tower(tiny_open_clip_dir, [dict(type='VisualPromptTuning', num_tokens=2, deep=True)]).eval()
+    x = torch.randn(2, 3, *tower.visual.image_size)
+    assert tower._pooled_fast(x) is None
+    torch.testing.assert_close(tower.forward_features(x)['pooled'], tower.visual(x), rtol=0, atol=0)

@@ -6,6 +6,31 @@ from torch import nn
 from mmmedfm.registry import MODELS
 from ..utils.open_clip_loader import load_open_clip
 from .base_tower import PretrainedTower
+from .hf_clip_vision import _hooked
+
+
+def cls_query_block(block: nn.Module, hidden: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
+    """The CLS row of an open_clip ``ResidualAttentionBlock``'s output, computing only what that row depends on
+    (the open_clip counterpart of :func:`~mmmedfm.models.backbones.hf_clip_vision.cls_query_layer`): the CLS
+    query attends over the keys and values of every token; ``ls_1``, ``ln_2``, the MLP and ``ls_2`` run on one
+    token. The block's own modules are called (``attn`` may be LoRA-adapted).
+
+    Args:
+        block: A ``ResidualAttentionBlock`` without ``ln_1_kv`` (self-attention).
+        hidden: ``(N, T, C)`` input tokens, CLS first (batch first whatever the block's layout).
+        batch_first: The layout of ``block.attn`` (open_clip's ``transformer.batch_first``).
+
+    Returns:
+        ``(N, C)``: row 0 of the block's output.
+    """
+    normed = block.ln_1(hidden)
+    query, kv = normed[:, :1], normed
+    if not batch_first:
+        query, kv = query.transpose(0, 1), kv.transpose(0, 1)
+    out = block.attn(query, kv, kv, need_weights=False)[0]
+    out = out[:, 0] if batch_first else out[0]
+    cls = hidden[:, 0] + block.ls_1(out)
+    return cls + block.ls_2(block.mlp(block.ln_2(cls)))
 
 
 def split_projection(visual: nn.Module) -> Tuple[nn.Module, object]:
@@ -27,6 +52,12 @@ def split_projection(visual: nn.Module) -> Tuple[nn.Module, object]:
                     'Parameter (VisionTransformer) or a timm `trunk` + `head` (TimmModel).')
 
 
+def _is_plain_block(block: nn.Module) -> bool:
+    """open_clip's self-attention ``ResidualAttentionBlock`` (not the custom / cross-attention variants)."""
+    from open_clip.transformer import ResidualAttentionBlock
+    return type(block) is ResidualAttentionBlock and not hasattr(block, 'ln_1_kv')
+
+
 @MODELS.register_module()
 class OpenCLIPVision(PretrainedTower):
     """Image tower of an open_clip model: OpenAI CLIP (``ViT-B-16`` + ``openai``), QuiltNet, BiomedCLIP...
@@ -43,6 +74,10 @@ class OpenCLIPVision(PretrainedTower):
         normalize (bool): L2-normalise the output. Defaults to True.
         quick_gelu (bool, optional): QuickGELU activations (OpenAI CLIP weights); None follows the pretrained
             tag, see :func:`~mmmedfm.models.utils.open_clip_loader.load_open_clip`.
+        cls_only_last_layer (bool): For the pooled output of a ``VisionTransformer`` that pools its CLS token
+            (``pool_type='tok'``, no attentional pooler), compute the last block for that token alone
+            (:func:`cls_query_block`); other towers, hooks on the last block (VPT) or gradient checkpointing take
+            the full forward. Defaults to True.
         init_cfg (dict, optional): Unused; weights come from ``pretrained``.
 
     Shapes:
@@ -54,8 +89,10 @@ class OpenCLIPVision(PretrainedTower):
     """
 
     def __init__(self, pretrained: str, model_name: Optional[str] = None, out_type: str = 'embedding',
-                 normalize: bool = True, quick_gelu: Optional[bool] = None, init_cfg: Optional[dict] = None):
+                 normalize: bool = True, quick_gelu: Optional[bool] = None, cls_only_last_layer: bool = True,
+                 init_cfg: Optional[dict] = None):
         super().__init__(out_type, normalize, init_cfg)
+        self.cls_only_last_layer = cls_only_last_layer
         model = load_open_clip(pretrained, model_name, quick_gelu=quick_gelu)
         self.pretrained, self.model_name = pretrained, model_name
         self.visual, self.proj = split_projection(model.visual)
@@ -65,9 +102,30 @@ class OpenCLIPVision(PretrainedTower):
             feats = self.forward_features(torch.zeros(1, 3, *self.visual.image_size), tokens=True)
         self.embed_dim = (self.project(feats['pooled']) if out_type == 'embedding' else feats[out_type]).shape[-1]
 
+    def _pooled_fast(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """The pooled output with the last block on the CLS token only; None where that path does not apply."""
+        v = self.visual
+        trans = getattr(v, 'transformer', None)
+        blocks = getattr(trans, 'resblocks', None)
+        if not (self.cls_only_last_layer and blocks is not None and len(blocks) and hasattr(v, '_embeds')
+                and getattr(v, 'pool_type', None) == 'tok' and getattr(v, 'attn_pool', None) is None
+                and not getattr(v, 'output_tokens', False) and not trans.grad_checkpointing
+                and _is_plain_block(blocks[-1])) or _hooked(v, trans, blocks[-1], blocks[-1].attn):
+            return None
+        hidden = v._embeds(x)
+        if not trans.batch_first:
+            hidden = hidden.transpose(0, 1)
+        for block in blocks[:-1]:
+            hidden = block(hidden)
+        if not trans.batch_first:
+            hidden = hidden.transpose(0, 1)
+        # ln_post is per token: before or after the CLS pooling (final_ln_after_pool) gives the same row.
+        return v.ln_post(cls_query_block(blocks[-1], hidden, trans.batch_first))
+
     def forward_features(self, x: torch.Tensor, tokens: bool = False) -> Dict[str, torch.Tensor]:
         if not tokens:
-            return dict(pooled=self.visual(x))
+            pooled = self._pooled_fast(x)
+            return dict(pooled=self.visual(x) if pooled is None else pooled)
         if hasattr(self.visual, 'trunk'):  # TimmModel (BiomedCLIP): a second pass, only when tokens are asked
             trunk = self.visual.trunk
             return dict(pooled=self.visual(x),
