@@ -113,3 +113,11 @@ def test_open_clip_full_forward_with_vpt_hooks(tiny_open_clip_dir):
     x = torch.randn(2, 3, *tower.visual.image_size)
     assert tower._pooled_fast(x) is None
     torch.testing.assert_close(tower.forward_features(x)['pooled'], tower.visual(x), rtol=0, atol=0)
+
+
+def test_open_clip_full_forward_with_gradient_checkpointing(tiny_open_clip_dir):
+    tower = _open_clip_tower(tiny_open_clip_dir).train()
+    tower.visual.set_grad_checkpointing(True)
+    x = torch.randn(2, 3, *tower.visual.image_size)
+    assert tower._pooled_fast(x) is None
+    torch.testing.assert_close(tower.forward_features(x)['pooled'], tower.visual(x), rtol=0, atol=0)
