@@ -6,7 +6,6 @@ import datetime
 import numbers
 import os
 import os.path as osp
-from copy import deepcopy
 from typing import Optional, Tuple
 
 import torch

@@ -5,8 +5,8 @@ On a CPU-only machine the model's forward and backward already keep every core b
 threads), and dataloader worker processes compete with them for the same cores: an OpenMP thread descheduled
 in a parallel region stalls the whole region. Loading in the main process is then faster, most of all with the
 decoded-image cache, where a batch costs a few milliseconds. Measured on 2 cores (ViT 4x256 LoRA, batch 16,
-decoded cache, ``tools/analysis/benchmark_train.py --rounds 3``): 0.82x the HF peft loop with 2 workers,
-0.94x with none; the offline demo trains and evaluates in 13.2 s instead of 15.4 s. ``env_cfg.cpu_num_workers``
+decoded cache, ``tools/analysis/benchmark_train.py --rounds 5``, twice): 1.15x and 1.11x the HF peft loop
+without workers, 1.10x and 0.96x with 2 kept (``--num-workers 2 --keep-workers``). ``env_cfg.cpu_num_workers``
 sets the cap (default 0; ``None`` keeps the loaders' own ``num_workers``).
 """
 import logging

@@ -8,9 +8,9 @@ from mmmedfm.models.backbones.hf_clip_vision import cls_query_layer
 from mmmedfm.models.peft import build_tower
 
 
-def _tower(tiny_clip_dir, peft=None, **kw):
+def _tower(pretrained, peft=None, type='HFCLIPVision', **kw):
     torch.manual_seed(0)
-    tower = build_tower(dict(type='HFCLIPVision', pretrained=tiny_clip_dir, peft=peft, **kw))
+    tower = build_tower(dict(type=type, pretrained=pretrained, peft=peft, **kw))
     for p in tower.parameters():  # LoRA's B starts at 0: give every adapter weight a value
         if p.requires_grad:
             p.data.normal_(0, 0.1)
@@ -73,12 +73,7 @@ def test_full_forward_where_the_shortcut_does_not_apply(tiny_clip_dir, case):
 
 # open_clip towers (QuiltNet, OpenAI CLIP through open_clip): the same shortcut on the last ResidualAttentionBlock.
 def _open_clip_tower(tiny_open_clip_dir, peft=None, **kw):
-    torch.manual_seed(0)
-    tower = build_tower(dict(type='OpenCLIPVision', pretrained=tiny_open_clip_dir, peft=peft, **kw))
-    for p in tower.parameters():
-        if p.requires_grad:
-            p.data.normal_(0, 0.1)
-    return tower
+    return _tower(tiny_open_clip_dir, peft, type='OpenCLIPVision', **kw)
 
 
 @pytest.mark.parametrize('peft', [[dict(type='LoRA', targets=['attn', 'c_fc', 'c_proj'])], [dict(type='BitFit')]])

@@ -29,6 +29,7 @@ import math
 import os
 import os.path as osp
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -253,7 +254,7 @@ def main(argv=None):
             results['mmmedfm tools/train.py, full fine-tuning'] = run_ours(model_dir, data_root, args, work_dir,
                                                                            True)
         rounds.append(results)
-    results = {k: (sorted(rd[k][0] for rd in rounds if k in rd)[(sum(k in rd for rd in rounds) - 1) // 2],
+    results = {k: (statistics.median_low(rd[k][0] for rd in rounds if k in rd),
                    max(rd[k][1] for rd in rounds if k in rd)) for k in rounds[0]}
     mem = 'peak GPU MiB' if device.type == 'cuda' else 'peak RSS MiB (process, cumulative)'
     print(f'\n{shape}\n{"path":45s} {"img/s":>9s} {mem:>36s}' + ('  (img/s: median of the rounds)'
@@ -266,7 +267,7 @@ def main(argv=None):
         if len(ratios) == 1:
             print(f'ratio mmmedfm / hf-peft: {ratios[0]:.2f}x')
         else:
-            print(f'ratio mmmedfm / hf-peft: {sorted(ratios)[(len(ratios) - 1) // 2]:.2f}x (median of '
+            print(f'ratio mmmedfm / hf-peft: {statistics.median_low(ratios):.2f}x (median of '
                   f'{len(ratios)} alternating rounds: {", ".join(f"{x:.2f}" for x in ratios)})')
     if args.peak_memory_full:
         print(f'peak memory LoRA / full fine-tuning: {values[-2][1] / values[-1][1]:.2f}x (goal <= 0.7x)')

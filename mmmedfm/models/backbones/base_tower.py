@@ -10,6 +10,14 @@ from torch import nn
 OUT_TYPES = ('embedding', 'pooled', 'tokens')
 
 
+def has_forward_hooks(*modules: nn.Module) -> bool:
+    """Whether a forward (pre-)hook is registered on any of ``modules`` or globally: code that calls a
+    module's parts itself instead of the module (e.g. the CLS-only last layer) must then not bypass it."""
+    from torch.nn.modules import module as torch_module
+    return bool(torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks) or \
+        any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
 class PretrainedTower(BaseModule):
     """Base class of the image towers that load a foundation model's weights themselves.
 

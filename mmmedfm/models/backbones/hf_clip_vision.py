@@ -6,7 +6,7 @@ from torch import nn
 
 from mmmedfm.registry import MODELS
 from ..utils.hub import load_hf
-from .base_tower import PretrainedTower
+from .base_tower import PretrainedTower, has_forward_hooks
 
 
 def cls_query_layer(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
@@ -38,13 +38,6 @@ def cls_query_layer(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
                                          scale=attn.scale)
     cls = hidden[:, 0] + attn.out_proj(out.reshape(n, c))
     return cls + layer.mlp(layer.layer_norm2(cls))
-
-
-def _hooked(*modules: nn.Module) -> bool:
-    from torch.nn.modules import module as torch_module
-    hooks = ('_forward_hooks', '_forward_pre_hooks', '_global_forward_hooks', '_global_forward_pre_hooks')
-    return any(getattr(torch_module, h) for h in hooks[2:]) or \
-        any(getattr(m, h) for m in modules for h in hooks[:2])
 
 
 @MODELS.register_module()
@@ -96,7 +89,7 @@ class HFCLIPVision(PretrainedTower):
         vm = self.vision_model
         layers = vm.encoder.layers
         if not (self.cls_only_last_layer and vm.config._attn_implementation == 'sdpa') or \
-                _hooked(vm, vm.encoder, layers[-1], layers[-1].self_attn):
+                has_forward_hooks(vm, vm.encoder, layers[-1], layers[-1].self_attn):
             return None
         hidden = vm.pre_layrnorm(vm.embeddings(x))
         for layer in layers[:-1]:

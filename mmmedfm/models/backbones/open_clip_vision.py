@@ -5,8 +5,7 @@ from torch import nn
 
 from mmmedfm.registry import MODELS
 from ..utils.open_clip_loader import load_open_clip
-from .base_tower import PretrainedTower
-from .hf_clip_vision import _hooked
+from .base_tower import PretrainedTower, has_forward_hooks
 
 
 def cls_query_block(block: nn.Module, hidden: torch.Tensor, batch_first: bool = True) -> torch.Tensor:
@@ -110,7 +109,7 @@ class OpenCLIPVision(PretrainedTower):
         if not (self.cls_only_last_layer and blocks is not None and len(blocks) and hasattr(v, '_embeds')
                 and getattr(v, 'pool_type', None) == 'tok' and getattr(v, 'attn_pool', None) is None
                 and not getattr(v, 'output_tokens', False) and not trans.grad_checkpointing
-                and _is_plain_block(blocks[-1])) or _hooked(v, trans, blocks[-1], blocks[-1].attn):
+                and _is_plain_block(blocks[-1])) or has_forward_hooks(v, trans, blocks[-1], blocks[-1].attn):
             return None
         hidden = v._embeds(x)
         if not trans.batch_first:
